@@ -1,0 +1,55 @@
+# darwin — build, demo, tests and benchmarks. Every target installs what it needs first.
+SHELL := /bin/bash
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+DARWIN_RELEASE := .build/release/darwin
+DARWIN_DEBUG := .build/debug/darwin
+# Where make bench keeps the shared benchmark corpus (outside the repository).
+BENCH_DATA ?= $(abspath ..)/bench-data
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build release demo test bench fuzz lint format clean
+
+all: build
+
+## deps: install missing Debian packages (libzstd-dev, libxxhash-dev, zlib1g-dev, zstd, pkg-config)
+deps:
+	@scripts/install-deps
+
+## build: debug build
+build: deps
+	$(SWIFT) build
+
+## release: optimised build (benchmarks, demo)
+release: deps
+	$(SWIFT) build -c release
+
+## demo: run configs/demo.yaml on the bundled sample and print its statistics
+demo: release
+	rm -rf out/demo
+	$(DARWIN_RELEASE) validate configs/demo.yaml
+	$(DARWIN_RELEASE) run configs/demo.yaml
+	$(DARWIN_RELEASE) stats out/demo
+	$(DARWIN_RELEASE) inspect out/demo --stage L2 --rejected-by exact_dedup --limit 2 --chars 200
+
+## test: build and run every test (unit and end-to-end)
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## bench: throughput benchmarks on the shared corpus (built on first use under BENCH_DATA)
+bench: release
+	scripts/bench/passthrough --data "$(BENCH_DATA)"
+
+## fuzz: fuzz the shard reader with libFuzzer for FUZZ_SECONDS, seeded with the sample shards
+fuzz: deps
+	scripts/fuzz/run-shard-reader-fuzz $(FUZZ_SECONDS)
+
+## lint / format: swift format with configs/swift-format.json
+lint:
+	$(SWIFT) format lint --strict --configuration configs/swift-format.json -r Sources Tests
+
+format:
+	$(SWIFT) format --in-place --configuration configs/swift-format.json -r Sources Tests
+
+clean:
+	rm -rf .build .build-* out

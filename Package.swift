@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "darwin",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "darwin", targets: ["DarwinCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: - C libraries
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .target(
+            name: "CDarwinJSON",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
+
+        // MARK: - darwin modules
+        .target(name: "DarwinCore", dependencies: ["CDarwinJSON", "CXXHash"]),
+        .target(name: "DarwinIO", dependencies: ["DarwinCore", "CZstd", "CZlib", "CXXHash"]),
+        .target(
+            name: "DarwinProvenance",
+            dependencies: ["DarwinCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(name: "DarwinSteps", dependencies: ["DarwinCore", "DarwinIO", "CXXHash"]),
+        .target(
+            name: "DarwinRunner",
+            dependencies: ["DarwinCore", "DarwinIO", "DarwinProvenance", "Yams"]
+        ),
+        .executableTarget(
+            name: "DarwinCLI",
+            dependencies: [
+                "DarwinCore", "DarwinIO", "DarwinProvenance", "DarwinSteps", "DarwinRunner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - tests
+        .target(
+            name: "DarwinTestSupport",
+            dependencies: ["DarwinCore", "DarwinIO"],
+            path: "Tests/DarwinTestSupport"
+        ),
+        .testTarget(name: "DarwinCoreTests", dependencies: ["DarwinCore", "DarwinTestSupport"]),
+        .testTarget(name: "DarwinIOTests", dependencies: ["DarwinIO", "DarwinTestSupport"]),
+        .testTarget(name: "DarwinProvenanceTests", dependencies: ["DarwinProvenance", "DarwinTestSupport"]),
+        .testTarget(name: "DarwinStepsTests", dependencies: ["DarwinSteps", "DarwinTestSupport"]),
+        .testTarget(
+            name: "DarwinRunnerTests",
+            dependencies: ["DarwinRunner", "DarwinSteps", "DarwinTestSupport"]
+        ),
+        .testTarget(name: "DarwinCLITests", dependencies: ["DarwinTestSupport"]),
+    ]
+)

@@ -1,0 +1,109 @@
+import ArgumentParser
+import DarwinCore
+import DarwinRunner
+import DarwinSteps
+import Foundation
+
+extension DarwinCommand {
+    /// `darwin validate RECIPE`.
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a recipe (steps, parameters, levels, inputs) without running it.")
+
+        @Argument(help: "The recipe (YAML).")
+        var recipe: String
+
+        func run() throws {
+            let loader = RecipeLoader(registry: StepCatalog.registry)
+            do {
+                let r = try loader.load(path: recipe)
+                let inputs = try InputResolver.resolve(r.input, base: FileManager.default.currentDirectoryPath, recipePath: recipe)
+                let plan = try JobPlan(recipe: r, inputs: inputs, outputDirectory: r.output.path)
+                print("\(recipe): valid · \(inputs.count) input shard(s), \(ByteSize.format(inputs.reduce(0) { $0 + $1.fileBytes })) · output \(r.output.path)")
+                for s in plan.stages {
+                    let steps = s.spec.steps.map(\.name).joined(separator: ", ")
+                    let phases = s.phases.count > 1 ? " · \(s.phases.count) phases: " + s.phases.map(\.name).joined(separator: " → ") : ""
+                    print("  \(s.spec.name) (\(s.level)): \(steps.isEmpty ? "no steps" : steps)\(phases)")
+                }
+            } catch {
+                FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    /// `darwin levels`.
+    struct Levels: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The Data Darwinism levels and darwin's steps for each.")
+
+        func run() throws {
+            for level in Level.allCases {
+                let steps = StepCatalog.registry.descriptors.filter { $0.levels.first == level }.map(\.id)
+                print("\(level)  \(level.name) — \(level.summary)")
+                print("    typical: \(level.typicalSteps)")
+                if !steps.isEmpty { print("    darwin steps: \(steps.joined(separator: ", "))") }
+            }
+        }
+    }
+
+    /// `darwin steps [NAME]`.
+    struct Steps: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every step with its parameters and defaults.")
+
+        @Argument(help: "Show one step in detail.")
+        var name: String?
+
+        func run() throws {
+            let registry = StepCatalog.registry
+            guard let name else {
+                var rows = [["step", "levels", "kind", "version", "summary"]]
+                for d in registry.descriptors {
+                    rows.append([d.id, Self.levels(d.levels), d.kind.rawValue, "\(d.version)", d.summary])
+                }
+                print(StatsRenderer.align(rows, rightAligned: []), terminator: "")
+                print("\n`darwin steps NAME` shows a step's parameters.")
+                return
+            }
+            guard let d = registry.descriptor(name) else {
+                var message = "unknown step '\(name)'"
+                if let near = nearest(name, in: registry.ids) { message += "; did you mean '\(near)'?" }
+                throw ValidationError(message)
+            }
+            print("\(d.id) (version \(d.version), \(d.kind.rawValue), levels \(Self.levels(d.levels)))")
+            print("  \(d.summary)")
+            print("  source: \(d.reference)")
+            if !d.parameters.isEmpty {
+                print("\nparameters")
+                var rows = [["name", "type", "default", "what it does"]]
+                for p in d.parameters {
+                    let def = p.defaultValue.map { $0 == .null ? "none" : JSONWriter.string($0) } ?? "(required)"
+                    rows.append([p.name, p.type.description, def, p.summary])
+                }
+                print(StatsRenderer.indent(StatsRenderer.align(rows, rightAligned: [])), terminator: "")
+            }
+            if !d.histograms.isEmpty {
+                print("\nhistograms: " + d.histograms.map { "\($0.name) (\($0.summary))" }.joined(separator: ", "))
+            }
+            if !d.examples.isEmpty {
+                print("\nexamples")
+                for e in d.examples {
+                    let params = e.parameters.isEmpty ? "" : " with " + e.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(JSONWriter.string($0.value))" }.joined(separator: ", ")
+                    let expect: String
+                    switch e.expectation {
+                    case .keep: expect = "keep"
+                    case .drop(let rule): expect = "drop (\(d.id):\(rule))"
+                    }
+                    print("  \(e.document)\(params) → \(expect)")
+                }
+            }
+        }
+
+        static func levels(_ levels: [Level]) -> String {
+            if levels.count == Level.allCases.count { return "L0–L9" }
+            if levels.count > 2, let a = levels.first, let b = levels.last, b.rawValue - a.rawValue + 1 == levels.count {
+                return "\(a)–\(b)"
+            }
+            return levels.map(\.description).joined(separator: ", ")
+        }
+    }
+}

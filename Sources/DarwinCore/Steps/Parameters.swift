@@ -1,0 +1,247 @@
+/// The type of a step parameter, with its constraints.
+public enum ParameterType: Sendable, Equatable {
+    /// A whole number, optionally within bounds.
+    case integer(min: Int? = nil, max: Int? = nil)
+    /// A number, optionally within bounds; integers are accepted.
+    case number(min: Double? = nil, max: Double? = nil)
+    case boolean
+    case string
+    /// A list of strings; a single string is accepted as a one-element list.
+    case stringList
+    /// One of the given strings.
+    case choice([String])
+    /// A byte count: an integer or a string with a unit (`8KB`, `64MiB`).
+    case byteSize
+    /// Any JSON value (for `set_field` values and similar).
+    case json
+
+    /// How the type reads in `darwin steps` and in errors.
+    public var description: String {
+        switch self {
+        case .integer(let lo, let hi): return "integer" + Self.bounds(lo.map(Double.init), hi.map(Double.init))
+        case .number(let lo, let hi): return "number" + Self.bounds(lo, hi)
+        case .boolean: return "boolean"
+        case .string: return "string"
+        case .stringList: return "list of strings"
+        case .choice(let options): return "one of " + options.joined(separator: ", ")
+        case .byteSize: return "size (e.g. 8KB, 64MiB)"
+        case .json: return "any value"
+        }
+    }
+
+    private static func bounds(_ lo: Double?, _ hi: Double?) -> String {
+        func f(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) }
+        switch (lo, hi) {
+        case (nil, nil): return ""
+        case (let lo?, nil): return " ≥ \(f(lo))"
+        case (nil, let hi?): return " ≤ \(f(hi))"
+        case (let lo?, let hi?): return " in \(f(lo))…\(f(hi))"
+        }
+    }
+
+    /// Checks `value` against the type and returns its normal form, or a lower-case message.
+    public func normalize(_ value: JSONValue) -> Result<JSONValue, ParameterTypeMismatch> {
+        func fail(_ expected: String) -> Result<JSONValue, ParameterTypeMismatch> {
+            .failure(ParameterTypeMismatch(message: "expected \(expected), got \(Self.show(value))"))
+        }
+        switch self {
+        case .integer(let lo, let hi):
+            guard case .number(let n) = value, let i = n.intValue else { return fail("an integer") }
+            if let lo, i < lo { return fail("an integer ≥ \(lo)") }
+            if let hi, i > hi { return fail("an integer ≤ \(hi)") }
+            return .success(.number(JSONNumber(i)))
+        case .number(let lo, let hi):
+            guard let d = value.doubleValue, d.isFinite else { return fail("a number") }
+            if let lo, d < lo { return fail("a number" + Self.bounds(lo, hi)) }
+            if let hi, d > hi { return fail("a number" + Self.bounds(lo, hi)) }
+            return .success(value)
+        case .boolean:
+            guard value.boolValue != nil else { return fail("true or false") }
+            return .success(value)
+        case .string:
+            guard value.stringValue != nil else { return fail("a string") }
+            return .success(value)
+        case .stringList:
+            if let s = value.stringValue { return .success(.array([.string(s)])) }
+            guard let a = value.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else {
+                return fail("a list of strings")
+            }
+            return .success(value)
+        case .choice(let options):
+            guard let s = value.stringValue, options.contains(s) else {
+                return fail("one of " + options.joined(separator: ", "))
+            }
+            return .success(value)
+        case .byteSize:
+            if let i = value.intValue, i >= 0 { return .success(.number(JSONNumber(i))) }
+            guard let s = value.stringValue, let bytes = ByteSize.parse(s) else {
+                return fail("a size such as 8KB or 64MiB")
+            }
+            return .success(.number(JSONNumber(bytes)))
+        case .json:
+            return .success(value)
+        }
+    }
+
+    private static func show(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): return "'\(s)'"
+        case .number(let n): return n.lexeme
+        case .bool(let b): return String(b)
+        default: return value.kindDescription
+        }
+    }
+}
+
+/// A value that does not fit a parameter's type.
+public struct ParameterTypeMismatch: Error, Sendable {
+    public let message: String
+}
+
+/// One parameter of a step.
+public struct ParameterSpec: Sendable {
+    public let name: String
+    public let type: ParameterType
+    /// The default; `nil` means the parameter is required. `.null` means "none" and is allowed.
+    public let defaultValue: JSONValue?
+    /// What the parameter does, with its source when it is a published threshold.
+    public let summary: String
+
+    public init(_ name: String, _ type: ParameterType, default defaultValue: JSONValue?, _ summary: String) {
+        self.name = name
+        self.type = type
+        self.defaultValue = defaultValue
+        self.summary = summary
+    }
+
+    /// Whether a recipe must give this parameter.
+    public var isRequired: Bool { defaultValue == nil }
+}
+
+/// Validated parameters of one step, with defaults filled in.
+public struct Parameters: Sendable, Equatable {
+    /// Values by name, in normal form.
+    public let values: [String: JSONValue]
+
+    public init(_ values: [String: JSONValue]) { self.values = values }
+
+    /// Checks raw values against the specs and fills in defaults.
+    ///
+    /// - Returns: the parameters, or the first problem as (parameter name, lower-case message).
+    public static func validate(
+        _ raw: [(name: String, value: JSONValue)], against specs: [ParameterSpec]
+    ) -> Result<Parameters, ParameterError> {
+        var values: [String: JSONValue] = [:]
+        for (name, value) in raw {
+            guard let spec = specs.first(where: { $0.name == name }) else {
+                let known = specs.map(\.name)
+                var message = "unknown parameter '\(name)'"
+                if let near = nearest(name, in: known) { message += "; did you mean '\(near)'?" }
+                if !known.isEmpty { message += " (parameters: \(known.joined(separator: ", ")))" }
+                return .failure(ParameterError(name, message))
+            }
+            if value == .null, spec.defaultValue == .null {
+                values[name] = .null
+                continue
+            }
+            switch spec.type.normalize(value) {
+            case .success(let v): values[name] = v
+            case .failure(let e): return .failure(ParameterError(name, "parameter '\(name)': \(e.message)"))
+            }
+        }
+        for spec in specs where values[spec.name] == nil {
+            guard let d = spec.defaultValue else {
+                return .failure(ParameterError(spec.name, "missing required parameter '\(spec.name)'"))
+            }
+            values[spec.name] = d
+        }
+        return .success(Parameters(values))
+    }
+
+    /// A deterministic JSON rendering (keys sorted), for hashing and display.
+    public var canonicalJSON: String {
+        JSONWriter.string(.object(JSONObject(values.keys.sorted().map { (key: $0, value: values[$0] ?? .null) })))
+    }
+
+    // MARK: Typed access (parameters are validated before a step is made)
+
+    public func int(_ name: String) -> Int { values[name]?.intValue ?? 0 }
+    public func optionalInt(_ name: String) -> Int? { values[name]?.intValue }
+    public func double(_ name: String) -> Double { values[name]?.doubleValue ?? 0 }
+    public func optionalDouble(_ name: String) -> Double? { values[name]?.doubleValue }
+    public func bool(_ name: String) -> Bool { values[name]?.boolValue ?? false }
+    public func string(_ name: String) -> String { values[name]?.stringValue ?? "" }
+    public func optionalString(_ name: String) -> String? { values[name]?.stringValue }
+    public func strings(_ name: String) -> [String] { values[name]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+    public func json(_ name: String) -> JSONValue { values[name] ?? .null }
+}
+
+/// Suggests the closest name for a typo (edit distance ≤ 2, or a shared prefix).
+public func nearest(_ name: String, in candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var prev = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var cur = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, cb) in b.enumerated() {
+                cur[j + 1] = min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))
+            }
+            prev = cur
+        }
+        return prev[b.count]
+    }
+    let a = Array(name.lowercased())
+    let scored = candidates.map { ($0, distance(a, Array($0.lowercased()))) }.sorted { $0.1 < $1.1 }
+    guard let best = scored.first, best.1 <= max(2, a.count / 3) else { return nil }
+    return best.0
+}
+
+/// Byte sizes written with units.
+public enum ByteSize {
+    /// Parses `8KB`, `8 kB`, `64MiB`, `1G`, `512` (bytes). Decimal units are powers of 1000, binary of 1024.
+    public static func parse(_ text: String) -> Int? {
+        let t = text.trimmingSpaces()
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        guard !digits.isEmpty, let number = Double(digits) else { return nil }
+        let unit = String(t.dropFirst(digits.count)).trimmingSpaces().lowercased()
+        let factor: Double
+        switch unit {
+        case "", "b": factor = 1
+        case "k", "kb": factor = 1e3
+        case "m", "mb": factor = 1e6
+        case "g", "gb": factor = 1e9
+        case "t", "tb": factor = 1e12
+        case "kib": factor = 1024
+        case "mib": factor = 1024 * 1024
+        case "gib": factor = 1024 * 1024 * 1024
+        case "tib": factor = 1024 * 1024 * 1024 * 1024
+        default: return nil
+        }
+        let value = number * factor
+        guard value.isFinite, value >= 0, value < 9e18 else { return nil }
+        return Int(value)
+    }
+
+    /// `1.5 MB`, `312 KB`, `12 B` (decimal units).
+    public static func format(_ bytes: Int) -> String {
+        let b = Double(bytes)
+        if b >= 1e12 { return String(format1(b / 1e12)) + " TB" }
+        if b >= 1e9 { return String(format1(b / 1e9)) + " GB" }
+        if b >= 1e6 { return String(format1(b / 1e6)) + " MB" }
+        if b >= 1e3 { return String(format1(b / 1e3)) + " KB" }
+        return "\(bytes) B"
+    }
+
+    private static func format1(_ x: Double) -> String {
+        let r = (x * 10).rounded() / 10
+        return r == r.rounded() ? String(Int(r)) : String(r)
+    }
+}
+
+extension String {
+    fileprivate func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

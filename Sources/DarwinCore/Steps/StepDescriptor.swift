@@ -1,0 +1,88 @@
+/// Everything darwin knows about a step before running it: identity, level, parameters, examples.
+public struct StepDescriptor: Sendable {
+    /// The stable id used in recipes, stats and provenance (`min_length`).
+    public let id: String
+    /// Bumped whenever the step's behaviour changes; a job records it per stage.
+    public let version: Int
+    /// The levels whose stages may use the step.
+    public let levels: [Level]
+    /// One line saying what the step does.
+    public let summary: String
+    /// Where the rule comes from (paper, reference implementation), or what it is for.
+    public let reference: String
+    /// Streaming or global.
+    public let kind: Kind
+    /// Typed parameters with their defaults.
+    public let parameters: [ParameterSpec]
+    /// Histograms the step records.
+    public let histograms: [HistogramSpec]
+    /// Documents the step must keep or drop with given parameters; checked by the test suite.
+    public let examples: [StepExample]
+    /// Builds a ready instance from validated parameters.
+    ///
+    /// Called once when a recipe is validated (so semantic errors surface before any work) and
+    /// once per task.
+    public let make: @Sendable (Parameters) throws -> StepInstance
+
+    /// Whether the step sees documents once or needs the whole input first.
+    public enum Kind: String, Sendable {
+        case streaming
+        case global
+    }
+
+    public init(
+        id: String, version: Int, levels: [Level], summary: String, reference: String, kind: Kind,
+        parameters: [ParameterSpec], histograms: [HistogramSpec] = [], examples: [StepExample] = [],
+        make: @escaping @Sendable (Parameters) throws -> StepInstance
+    ) {
+        self.id = id
+        self.version = version
+        self.levels = levels
+        self.summary = summary
+        self.reference = reference
+        self.kind = kind
+        self.parameters = parameters
+        self.histograms = histograms
+        self.examples = examples
+        self.make = make
+    }
+
+    /// The spec of parameter `name`.
+    public func parameter(_ name: String) -> ParameterSpec? { parameters.first { $0.name == name } }
+}
+
+/// A document a step must keep or drop, with the parameters that apply.
+public struct StepExample: Sendable {
+    /// The expected decision.
+    public enum Expectation: Sendable, Equatable {
+        case keep
+        /// Dropped by this rule (without the step prefix).
+        case drop(rule: String)
+    }
+
+    /// The document as one JSON line.
+    public let document: String
+    /// Parameters different from the defaults.
+    public let parameters: [String: JSONValue]
+    public let expectation: Expectation
+
+    public init(_ document: String, parameters: [String: JSONValue] = [:], expect expectation: Expectation) {
+        self.document = document
+        self.parameters = parameters
+        self.expectation = expectation
+    }
+}
+
+/// Thrown by a step's `make` when parameters are well-typed but unusable together.
+public struct ParameterError: Error, Sendable, CustomStringConvertible {
+    /// The parameter at fault, if a single one.
+    public let parameter: String?
+    public let message: String
+
+    public init(_ parameter: String?, _ message: String) {
+        self.parameter = parameter
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,418 @@
+import DarwinCore
+import DarwinIO
+import DarwinProvenance
+import Foundation
+
+/// Options of one `darwin run` / `darwin resume`.
+public struct RunOptions: Sendable {
+    public var workers: Int
+    public var until: String?
+    public var rank: Int
+    public var worldSize: Int
+    /// Redo the first changed stage and everything after it.
+    public var force: Bool
+    /// Any bad input line is fatal.
+    public var strict: Bool
+    /// Keep global steps' intermediate files after their stage completes.
+    public var keepIntermediate: Bool
+    /// How to show progress.
+    public var progress: ProgressStyle
+    /// Seconds between plain progress lines.
+    public var progressInterval: Double
+    /// The command line, recorded in provenance.
+    public var command: String
+
+    public init(
+        workers: Int, until: String? = nil, rank: Int = 0, worldSize: Int = 1, force: Bool = false,
+        strict: Bool = false, keepIntermediate: Bool = false, progress: ProgressStyle = .auto,
+        progressInterval: Double = 10, command: String = "darwin run"
+    ) {
+        self.workers = workers
+        self.until = until
+        self.rank = rank
+        self.worldSize = worldSize
+        self.force = force
+        self.strict = strict
+        self.keepIntermediate = keepIntermediate
+        self.progress = progress
+        self.progressInterval = progressInterval
+        self.command = command
+    }
+}
+
+/// How progress is shown on stderr.
+public enum ProgressStyle: String, Sendable, CaseIterable {
+    /// A live line on a terminal, plain periodic lines otherwise.
+    case auto
+    case live
+    case plain
+    case none
+}
+
+/// What a run did.
+public struct RunSummary: Sendable {
+    public var tasksRun = 0
+    public var tasksSkipped = 0
+    public var failures: [(task: TaskKey, shard: String, message: String)] = []
+    public var blocked = 0
+    public var interrupted: RunControl.StopReason = .none
+    public var fatal: String?
+    public var seconds = 0.0
+    public var docsIn = 0
+    public var bytesIn = 0
+    public var stages: [String] = []
+
+    /// Whether every planned task of this rank is done.
+    public var succeeded: Bool { failures.isEmpty && blocked == 0 && interrupted == .none && fatal == nil }
+}
+
+/// Runs (or resumes) a job: prepares the folder, reconciles the recipe with provenance, schedules tasks
+/// on worker threads and records everything.
+public final class JobRunner: Sendable {
+    public let recipe: Recipe
+    public let options: RunOptions
+    public let control: RunControl
+    private let baseDirectory: String
+    private let outputDirectory: String
+    private let console: Console
+
+    /// - Parameters:
+    ///   - baseDirectory: where relative input paths start.
+    ///   - outputDirectory: the job folder (absolute), usually the recipe's output path.
+    public init(recipe: Recipe, baseDirectory: String, outputDirectory: String, options: RunOptions, control: RunControl,
+        console: Console)
+    {
+        self.recipe = recipe
+        self.baseDirectory = baseDirectory
+        self.outputDirectory = outputDirectory
+        self.options = options
+        self.control = control
+        self.console = console
+    }
+
+    /// The provenance file of a rank.
+    public static func provenancePath(_ out: String, rank: Int) -> String {
+        out + "/provenance/" + String(format: "rank-%05d.sqlite", rank)
+    }
+
+    /// Runs the job.
+    ///
+    /// - Throws: ``RunError`` for anything that stops the job before tasks run (bad recipe or input,
+    ///   lock held, recipe changed, provenance unusable). Task failures are reported in the summary.
+    public func run() throws(RunError) -> RunSummary {
+        let started = monotonicSeconds()
+        let inputs: [InputShard]
+        let fullPlan: JobPlan
+        let plan: JobPlan
+        do {
+            inputs = try InputResolver.resolve(recipe.input, base: baseDirectory, recipePath: recipe.sourcePath)
+            fullPlan = try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory)
+            plan = try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, until: options.until)
+        } catch {
+            throw .recipe(error)
+        }
+
+        // The folder, the lock and the provenance file of this rank.
+        let provenanceDir = outputDirectory + "/provenance"
+        let dbPath = Self.provenancePath(outputDirectory, rank: options.rank)
+        try checkOutputFolder()
+        do {
+            try AtomicFiles.makeDirectory(provenanceDir)
+        } catch {
+            throw .output("cannot create the job folder: \(error)")
+        }
+        let lock = try JobLock(path: provenanceDir + String(format: "/rank-%05d.lock", options.rank))
+        defer { withExtendedLifetime(lock) {} }
+        let store: ProvenanceStore
+        do {
+            store = try ProvenanceStore(path: dbPath)
+        } catch {
+            throw .provenance("\(error)")
+        }
+        let host = ProcessInfo.processInfo.hostName
+        let now = wallClock()
+
+        // Reconcile with what the job ran before.
+        let existing: JobRecord?
+        let recorded: [StageRecord]
+        do {
+            existing = try store.job()
+            recorded = try store.stages()
+        } catch {
+            throw .provenance("\(error)")
+        }
+        if let existing, existing.worldSize != options.worldSize {
+            throw .recipeChanged("\(outputDirectory) was started with --world-size \(existing.worldSize); resume it with the same value (got \(options.worldSize))")
+        }
+        let diff = RecipeDiff(recorded: recorded, planned: fullPlan.stages)
+        if let firstInvalid = diff.firstInvalidStage {
+            let lines = diff.changes.map { "  - " + $0 }.joined(separator: "\n")
+            guard options.force else {
+                throw .recipeChanged("the recipe differs from the one \(outputDirectory) ran with:\n\(lines)\nrun again with --force to redo stage '\(recorded[firstInvalid].name)' and every stage after it")
+            }
+            let reset = recorded[firstInvalid...].map(\.name)
+            console.info("recipe changed; redoing stage(s) \(reset.joined(separator: ", ")):\n\(lines)")
+            try resetStages(reset, store: store)
+        } else if !diff.addedStages.isEmpty && !recorded.isEmpty {
+            console.info("recipe adds stage(s) \(diff.addedStages.joined(separator: ", ")); earlier results are kept")
+        }
+        do {
+            let job = JobRecord(
+                recipeText: recipe.text, recipeHash: Self.hash(recipe.text), recipePath: recipe.sourcePath,
+                baseDirectory: existing?.baseDirectory ?? baseDirectory, darwinVersion: DarwinVersion.current, host: host,
+                rank: options.rank, worldSize: options.worldSize, seed: recipe.seed,
+                createdAt: existing?.createdAt ?? now, updatedAt: now, finishedAt: nil)
+            try store.saveJob(job)
+            try store.saveStages(fullPlan.stages.map(\.record))
+            try writeRecipeSnapshot()
+        } catch let e as RunError {
+            throw e
+        } catch {
+            throw .provenance("\(error)")
+        }
+
+        // Tasks: skip what is done, redo everything else from scratch.
+        let runID: Int64
+        let done: Set<TaskKey>
+        do {
+            let abandoned = try store.markAbandonedTasksInterrupted(now: now)
+            if abandoned > 0 { console.info("\(abandoned) task(s) of an earlier run were interrupted; redoing them") }
+            runID = try store.beginRun(command: options.command, workers: options.workers, host: host, now: now)
+            done = try store.doneTasks()
+        } catch {
+            throw .provenance("\(error)")
+        }
+        let worldSize = options.worldSize
+        let rank = options.rank
+        let out = outputDirectory
+        let scheduler = TaskScheduler(plan: plan, rank: rank, worldSize: worldSize, done: done) {
+            Self.remoteDone(out: out, rank: rank, worldSize: worldSize)
+        }
+        var summary = RunSummary()
+        summary.stages = plan.stages.map(\.spec.name)
+        let initial = scheduler.localProgress
+        summary.tasksSkipped = initial.done
+        if initial.done > 0 && initial.done < initial.total {
+            console.info("resuming: \(initial.done) of \(initial.total) task(s) already done")
+        }
+
+        let progress = ProgressCounters()
+        let executor = TaskExecutor(plan: plan, control: control, progress: progress, strict: options.strict)
+        let results = ResultCollector()
+        let workerCount = max(1, options.workers)
+        let group = DispatchGroup()
+        for w in 0..<workerCount {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                self.workerLoop(scheduler: scheduler, executor: executor, store: store, runID: runID, results: results)
+            }
+            thread.name = "darwin-worker-\(w)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        let reporter = ProgressReporter(style: options.progress, interval: options.progressInterval, console: console)
+        var lastHeartbeat = monotonicSeconds()
+        while group.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
+            if control.isStopping { scheduler.stop() }
+            reporter.tick(scheduler: scheduler, counters: progress, inputs: plan.inputs)
+            if monotonicSeconds() - lastHeartbeat > 10 {
+                lastHeartbeat = monotonicSeconds()
+                try? store.heartbeat(run: runID, now: wallClock())
+            }
+        }
+        reporter.finish(scheduler: scheduler, counters: progress)
+
+        // Clean up global steps' files of completed stages, then close the run record.
+        if !options.keepIntermediate {
+            for stage in plan.stages where !stage.globalSteps.isEmpty && scheduler.isStageComplete(stage) {
+                try? FileManager.default.removeItem(atPath: StageLayout(root: out, stage: stage.spec.name).workDirectory)
+            }
+        }
+        let r = results.snapshot
+        summary.tasksRun = r.completed
+        summary.failures = r.failures
+        summary.fatal = r.fatal
+        summary.docsIn = progress.snapshot.docs
+        summary.bytesIn = progress.snapshot.bytes
+        summary.blocked = scheduler.blockedTasks.count
+        if control.isStopping && control.stopReason != .fatal { summary.interrupted = control.stopReason }
+        summary.seconds = monotonicSeconds() - started
+        let status: String
+        let message: String?
+        if summary.succeeded {
+            status = "completed"
+            message = nil
+        } else if summary.interrupted != .none {
+            status = "interrupted"
+            message = "stopped by signal \(summary.interrupted.rawValue)"
+        } else {
+            status = "failed"
+            message = summary.fatal ?? summary.failures.first.map { "\($0.task): \($0.message)" }
+                ?? "\(summary.blocked) task(s) blocked by failures"
+        }
+        do {
+            try store.finishRun(runID, status: status, message: message, now: wallClock())
+            if summary.succeeded && options.until == nil, var job = try store.job() {
+                job.finishedAt = wallClock()
+                try store.saveJob(job)
+            }
+        } catch {
+            throw .provenance("\(error)")
+        }
+        return summary
+    }
+
+    // MARK: - Workers
+
+    private func workerLoop(
+        scheduler: TaskScheduler, executor: TaskExecutor, store: ProvenanceStore, runID: Int64, results: ResultCollector
+    ) {
+        while let key = scheduler.next() {
+            guard let stage = executor.plan.stage(named: key.stage) else { continue }
+            let phase = stage.phases[key.phase]
+            let shardLabel: String
+            if case .pass = phase.kind {
+                shardLabel = executor.plan.inputs[key.shardIndex].name
+            } else {
+                shardLabel = "partition-\(key.shardIndex)"
+            }
+            do {
+                try store.startTask(key, phaseName: phase.name, shard: shardLabel, rank: options.rank, run: runID, now: wallClock())
+            } catch {
+                results.fatal("\(error)")
+                control.requestStop(.fatal)
+                scheduler.finish(key, succeeded: false)
+                continue
+            }
+            var pending: [(temporary: String, final: String)] = []
+            do {
+                let (result, files): (TaskResult, [(temporary: String, final: String)])
+                if case .pass = phase.kind {
+                    (result, files) = try executor.runPass(stage: stage, phase: phase, shardIndex: key.shardIndex)
+                } else {
+                    (result, files) = try executor.runReduce(stage: stage, phase: phase, partition: key.shardIndex)
+                }
+                pending = files
+                CrashPoints.reach("before-commit")
+                do {
+                    try AtomicFiles.commit(files)
+                } catch {
+                    throw TaskFailure.failed("\(error)")
+                }
+                pending = []
+                CrashPoints.reach("after-commit")
+                do {
+                    try store.completeTask(key, result: result, now: wallClock())
+                } catch {
+                    results.fatal("\(error)")
+                    control.requestStop(.fatal)
+                    scheduler.finish(key, succeeded: false)
+                    continue
+                }
+                CrashPoints.reach("after-done")
+                results.completed()
+                scheduler.finish(key, succeeded: true)
+            } catch {
+                for f in pending { AtomicFiles.remove(f.temporary) }
+                let failure = error as? TaskFailure ?? .failed("\(error)")
+                let status: TaskStatus
+                switch failure {
+                case .interrupted:
+                    status = .interrupted
+                case .strict(let m):
+                    status = .failed
+                    results.fatal("\(key.stage)/\(shardLabel): \(m) (--strict)")
+                    control.requestStop(.fatal)
+                case .failed(let m):
+                    status = .failed
+                    console.error("\(key.stage)/\(shardLabel): \(m)")
+                    results.failed(key, shard: shardLabel, message: m)
+                }
+                try? store.endTask(key, status: status, error: failure.description, now: wallClock())
+                scheduler.finish(key, succeeded: false)
+            }
+        }
+    }
+
+    // MARK: - Folder management
+
+    private func checkOutputFolder() throws(RunError) {
+        var isDir: ObjCBool = false
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: outputDirectory, isDirectory: &isDir) else { return }
+        guard isDir.boolValue else { throw .output("\(outputDirectory) exists and is not a folder") }
+        let entries = (try? fm.contentsOfDirectory(atPath: outputDirectory)) ?? []
+        if !entries.isEmpty && !entries.contains("provenance") {
+            throw .output("\(outputDirectory) is not empty and holds no darwin job; choose another output folder")
+        }
+    }
+
+    private func writeRecipeSnapshot() throws(RunError) {
+        let path = outputDirectory + "/recipe.yaml"
+        let temporary = path + ".tmp"
+        do {
+            try Data(recipe.text.utf8).write(to: URL(fileURLWithPath: temporary))
+            try AtomicFiles.commit([(temporary, path)])
+        } catch {
+            throw .io("cannot write \(path): \(error)")
+        }
+    }
+
+    private func resetStages(_ names: [String], store: ProvenanceStore) throws(RunError) {
+        let fm = FileManager.default
+        do {
+            if options.worldSize == 1 {
+                for n in names { try? fm.removeItem(atPath: outputDirectory + "/" + n) }
+            } else {
+                // Other ranks own files in the same folders: remove only what this rank wrote.
+                for t in try store.tasks() where names.contains(t.key.stage) {
+                    for o in t.outputs { try? fm.removeItem(atPath: outputDirectory + "/" + o.path) }
+                }
+                for n in names { try? fm.removeItem(atPath: outputDirectory + "/" + n + "/_work") }
+            }
+            try store.resetStages(names)
+        } catch {
+            throw .provenance("\(error)")
+        }
+    }
+
+    private static func remoteDone(out: String, rank: Int, worldSize: Int) -> Set<TaskKey> {
+        var done = Set<TaskKey>()
+        for r in 0..<worldSize where r != rank {
+            let path = provenancePath(out, rank: r)
+            guard FileManager.default.fileExists(atPath: path),
+                let store = try? ProvenanceStore(path: path, readOnly: true),
+                let keys = try? store.doneTasks()
+            else { continue }
+            done.formUnion(keys)
+        }
+        return done
+    }
+
+    static func hash(_ text: String) -> String {
+        let h = Hashing.xxh128(text)
+        return Hashing.hex(h.high) + Hashing.hex(h.low)
+    }
+}
+
+/// Outcomes gathered from worker threads.
+final class ResultCollector: @unchecked Sendable {
+    // @unchecked: guarded by `lock`.
+    private let lock = NSLock()
+    private var completedCount = 0
+    private var failures: [(task: TaskKey, shard: String, message: String)] = []
+    private var fatalMessage: String?
+
+    func completed() { lock.withLock { completedCount += 1 } }
+
+    func failed(_ key: TaskKey, shard: String, message: String) {
+        lock.withLock { failures.append((key, shard, message)) }
+    }
+
+    func fatal(_ message: String) { lock.withLock { if fatalMessage == nil { fatalMessage = message } } }
+
+    var snapshot: (completed: Int, failures: [(task: TaskKey, shard: String, message: String)], fatal: String?) {
+        lock.withLock { (completedCount, failures.sorted { $0.task < $1.task }, fatalMessage) }
+    }
+}

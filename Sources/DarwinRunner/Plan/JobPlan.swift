@@ -1,0 +1,159 @@
+import DarwinCore
+import DarwinProvenance
+
+/// The work of a job: stages split into phases, phases into tasks.
+public struct JobPlan: Sendable {
+    public let recipe: Recipe
+    public let inputs: [InputShard]
+    public let stages: [StagePlan]
+    /// The job folder (absolute).
+    public let outputDirectory: String
+
+    /// Builds the plan of a validated recipe over resolved inputs, up to and including stage `until`.
+    ///
+    /// - Throws: ``RecipeError`` if `until` names no stage.
+    public init(recipe: Recipe, inputs: [InputShard], outputDirectory: String, until: String? = nil) throws(RecipeError) {
+        self.recipe = recipe
+        self.inputs = inputs
+        self.outputDirectory = outputDirectory
+        var specs = recipe.stages
+        if let until {
+            guard let i = specs.firstIndex(where: { $0.name == until }) else {
+                throw RecipeError(path: recipe.sourcePath, line: nil,
+                    message: "--until names no stage: '\(until)' (stages: \(specs.map(\.name).joined(separator: ", ")))")
+            }
+            specs = Array(specs.prefix(i + 1))
+        }
+        var stages: [StagePlan] = []
+        var previous = ""
+        for (position, spec) in specs.enumerated() {
+            let stage = try StagePlan(spec: spec, position: position, recipe: recipe, inputs: inputs, previousFingerprint: previous)
+            previous = stage.fingerprint
+            stages.append(stage)
+        }
+        self.stages = stages
+    }
+
+    /// The stage called `name`.
+    public func stage(named name: String) -> StagePlan? { stages.first { $0.spec.name == name } }
+
+    /// Every task of the plan, in execution order.
+    public var allTasks: [TaskKey] {
+        stages.flatMap { stage in
+            stage.phases.flatMap { phase in
+                (0..<phase.taskCount).map { TaskKey(stage: stage.spec.name, phase: phase.index, shardIndex: $0) }
+            }
+        }
+    }
+
+    /// The rank that runs a task: shards and partitions are dealt round-robin.
+    public static func owner(of key: TaskKey, worldSize: Int) -> Int { key.shardIndex % max(1, worldSize) }
+}
+
+/// One stage of the plan.
+public struct StagePlan: Sendable {
+    public let spec: StageSpec
+    public let position: Int
+    public let phases: [PhasePlan]
+    /// Canonical JSON of what the stage does and reads.
+    public let definition: String
+    /// Hash of `definition` and of the previous stage's fingerprint.
+    public let fingerprint: String
+    /// Indices (into `spec.steps`) of the global steps, in order.
+    public let globalSteps: [Int]
+    /// For each pass, the indices of the streaming steps it runs.
+    public let segments: [[Int]]
+
+    init(spec: StageSpec, position: Int, recipe: Recipe, inputs: [InputShard], previousFingerprint: String) throws(RecipeError) {
+        self.spec = spec
+        self.position = position
+        var globals: [Int] = []
+        var segments: [[Int]] = [[]]
+        var reduce: [Int: [ReducePhase]] = [:]
+        for (i, step) in spec.steps.enumerated() {
+            if step.descriptor.kind == .global {
+                guard case .global(let g)? = try? step.descriptor.make(step.parameters) else {
+                    throw RecipeError(path: recipe.sourcePath, line: step.line, message: "step '\(step.name)' could not be built")
+                }
+                globals.append(i)
+                reduce[i] = g.reducePhases
+                segments.append([])
+            } else {
+                segments[segments.count - 1].append(i)
+            }
+        }
+        self.globalSteps = globals
+        self.segments = segments
+
+        var phases: [PhasePlan] = []
+        for (k, _) in segments.enumerated() {
+            var name: [String] = []
+            if k > 0 { name.append("apply:" + spec.steps[globals[k - 1]].name) }
+            if k < globals.count { name.append("collect:" + spec.steps[globals[k]].name) }
+            phases.append(PhasePlan(index: phases.count, name: name.isEmpty ? "process" : name.joined(separator: "+"),
+                kind: .pass(segment: k), taskCount: inputs.count))
+            if k < globals.count {
+                let g = globals[k]
+                for (r, rp) in (reduce[g] ?? []).enumerated() {
+                    phases.append(PhasePlan(index: phases.count, name: spec.steps[g].name + ":" + rp.name,
+                        kind: .reduce(step: g, phase: r), taskCount: rp.partitions))
+                }
+            }
+        }
+        self.phases = phases
+
+        var o = JSONObject()
+        o["name"] = .string(spec.name)
+        o["level"] = .number(JSONNumber(spec.level.rawValue))
+        o["steps"] = .array(spec.steps.map { step in
+            .object(JSONObject([
+                (key: "name", value: .string(step.name)), (key: "id", value: .string(step.descriptor.id)),
+                (key: "version", value: .number(JSONNumber(step.descriptor.version))),
+                (key: "parameters", value: (try? JSONValue.parse(step.parameters.canonicalJSON)) ?? .null),
+            ]))
+        })
+        o["output"] = .object(JSONObject([
+            (key: "compression_level", value: .number(JSONNumber(recipe.output.compressionLevel))),
+            (key: "write_rejected", value: .bool(recipe.output.writeRejected)),
+        ]))
+        o["seed"] = .number(JSONNumber(lexeme: String(recipe.seed)))
+        if position == 0 {
+            o["input"] = .object(JSONObject([
+                (key: "format", value: .string(recipe.input.format)),
+                (key: "max_line_bytes", value: .number(JSONNumber(recipe.input.maxLineBytes))),
+                (key: "shards", value: .array(inputs.map { .array([.string($0.name), .number(JSONNumber($0.fileBytes))]) })),
+            ]))
+        }
+        let definition = JSONWriter.string(.object(o))
+        self.definition = definition
+        let h = Hashing.xxh128(previousFingerprint + "\n" + definition)
+        self.fingerprint = Hashing.hex(h.high) + Hashing.hex(h.low)
+    }
+
+    /// The stage's level.
+    public var level: Level { spec.level }
+
+    /// The index of the last phase (a pass that writes the stage's kept shards).
+    public var finalPhase: Int { phases.count - 1 }
+
+    /// The provenance record of the stage.
+    public var record: StageRecord {
+        StageRecord(name: spec.name, position: position, level: spec.level.rawValue, fingerprint: fingerprint,
+            definition: definition, phases: phases.map { "\($0.name):\($0.taskCount)" })
+    }
+}
+
+/// One phase of a stage.
+public struct PhasePlan: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// One task per shard running the streaming steps of a segment.
+        case pass(segment: Int)
+        /// A reduce phase of the global step at `step` (index into the stage's steps).
+        case reduce(step: Int, phase: Int)
+    }
+
+    public let index: Int
+    public let name: String
+    public let kind: Kind
+    public let taskCount: Int
+}

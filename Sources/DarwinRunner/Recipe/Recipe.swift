@@ -1,0 +1,82 @@
+import DarwinCore
+
+/// A validated recipe: the input, the output and the ordered stages of a job.
+public struct Recipe: Sendable {
+    /// Where the recipe came from (for messages) and its exact text (snapshotted into the job).
+    public var sourcePath: String
+    public var text: String
+    public var name: String?
+    /// The job seed, given to steps that draw random numbers.
+    public var seed: UInt64
+    public var input: InputSpec
+    public var output: OutputSpec
+    public var stages: [StageSpec]
+
+    /// The stage called `name`.
+    public func stage(named name: String) -> StageSpec? { stages.first { $0.name == name } }
+}
+
+/// What a job reads.
+public struct InputSpec: Sendable, Equatable {
+    /// Files, directories (searched recursively) or glob patterns, as written in the recipe.
+    public var paths: [String]
+    /// The input format. Only `jsonl` is read by the foundation (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`).
+    public var format: String
+    /// The longest line accepted as a document.
+    public var maxLineBytes: Int
+    /// Recipe line of each entry of `paths`, for messages.
+    public var pathLines: [Int]
+}
+
+/// Where and how a job writes.
+public struct OutputSpec: Sendable, Equatable {
+    /// The job folder.
+    public var path: String
+    /// zstd level of kept and rejected shards.
+    public var compressionLevel: Int
+    /// Whether dropped documents are written to `_rejected/` (counts are recorded either way).
+    public var writeRejected: Bool
+}
+
+/// One stage: a level and its ordered steps.
+public struct StageSpec: Sendable {
+    public var name: String
+    public var level: Level
+    public var steps: [StepSpec]
+    /// Line of the stage in the recipe, for messages.
+    public var line: Int
+}
+
+/// One step of a stage, with validated parameters.
+public struct StepSpec: Sendable {
+    /// The name in stats and history: the step id, or `id#2` for its second use in the stage.
+    public var name: String
+    public var descriptor: StepDescriptor
+    public var parameters: Parameters
+    public var line: Int
+}
+
+/// A recipe problem, located in the recipe file.
+public struct RecipeError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let path: String
+    public let line: Int?
+    public let column: Int?
+    public let message: String
+
+    public init(path: String, line: Int?, column: Int? = nil, message: String) {
+        self.path = path
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    /// `recipe.yaml:12:7: unknown step 'min_lenght'; did you mean 'min_length'?`
+    public var description: String {
+        var s = path
+        if let line {
+            s += ":\(line)"
+            if let column { s += ":\(column)" }
+        }
+        return s + ": " + message
+    }
+}

@@ -1,0 +1,137 @@
+import DarwinCore
+import DarwinIO
+import Foundation
+
+/// `darwin inspect`: documents of a stage, those a step or rule dropped with the reason, or the input
+/// errors; the first ones in shard order or a deterministic sample.
+public struct Inspector {
+    /// What to look at.
+    public enum Selection: Sendable, Equatable {
+        case kept
+        /// Dropped documents, optionally only by one step (`min_length`) or rule (`min_length:too_short`).
+        case rejected(by: String?)
+        case errors
+    }
+
+    public let outputDirectory: String
+    public let stage: String
+    public let selection: Selection
+
+    public init(outputDirectory: String, stage: String, selection: Selection) {
+        self.outputDirectory = outputDirectory
+        self.stage = stage
+        self.selection = selection
+    }
+
+    /// One document or error record shown.
+    public struct Entry: Sendable {
+        public var line: JSONValue
+        public var shard: String
+    }
+
+    /// The shard files of the selection, sorted.
+    public func files() throws(RunError) -> [String] {
+        let dir = outputDirectory + "/" + stage
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw .output("\(outputDirectory) has no stage '\(stage)' output")
+        }
+        let root: String
+        switch selection {
+        case .kept: root = dir
+        case .rejected: root = dir + "/_rejected"
+        case .errors: root = dir + "/_errors"
+        }
+        guard let e = FileManager.default.enumerator(atPath: root) else { return [] }
+        var out: [String] = []
+        while let rel = e.nextObject() as? String {
+            if rel.hasPrefix("_") {
+                e.skipDescendants()
+                continue
+            }
+            if rel.hasSuffix(".jsonl.zst") { out.append(root + "/" + rel) }
+        }
+        return out.sorted()
+    }
+
+    /// Matching entries: the first `limit` in shard order, or, with a seed, the `limit` whose id hashes
+    /// lowest (a uniform sample that is the same on every run).
+    public func entries(limit: Int, sampleSeed: UInt64?) throws(RunError) -> [Entry] {
+        var picked: [(key: UInt64, entry: Entry)] = []
+        for path in try files() {
+            let reader: ShardReader
+            do {
+                reader = try ShardReader(path: path)
+            } catch {
+                throw .io("\(error)")
+            }
+            let shard = (path as NSString).lastPathComponent
+            while true {
+                let item: ShardReader.Item?
+                do {
+                    item = try reader.next()
+                } catch {
+                    throw .io("\(error)")
+                }
+                guard let item else { break }
+                var value: JSONValue
+                var id: String
+                switch item {
+                case .document(let doc):
+                    if case .rejected(let by?) = selection {
+                        guard let r = doc.rejection, r.step == by || r.rule == by else { continue }
+                    }
+                    value = (try? JSONValue.parse(doc.jsonString)) ?? .null
+                    id = doc.id
+                case .error(let record):
+                    // Error shards are not documents (no id/text): read them as plain JSON.
+                    guard let v = try? JSONValue.parse(record.raw) else { continue }
+                    value = v
+                    id = "\(v.objectValue?["shard"]?.stringValue ?? ""):\(v.objectValue?["line"]?.intValue ?? 0)"
+                }
+                let entry = Entry(line: value, shard: shard)
+                if let seed = sampleSeed {
+                    let key = Hashing.xxh64(id, seed: seed)
+                    picked.append((key, entry))
+                    if picked.count > limit * 4 {
+                        picked.sort { $0.key < $1.key }
+                        picked.removeLast(picked.count - limit)
+                    }
+                } else {
+                    picked.append((0, entry))
+                    if picked.count >= limit { return picked.map(\.entry) }
+                }
+            }
+        }
+        if sampleSeed != nil {
+            picked.sort { $0.key < $1.key }
+            return Array(picked.prefix(limit).map(\.entry))
+        }
+        return picked.map(\.entry)
+    }
+
+    /// A readable rendering: a header with id, shard and reason, then the text (cut at `maxChars`).
+    public static func render(_ entry: Entry, maxChars: Int) -> String {
+        guard let o = entry.line.objectValue else { return JSONWriter.string(entry.line) }
+        var head = "── "
+        if let id = o["id"] {
+            head += (id.stringValue ?? JSONWriter.string(id)) + " · " + entry.shard
+        } else {
+            head += "\(o["shard"]?.stringValue ?? entry.shard) line \(o["line"]?.intValue ?? 0)"
+        }
+        if let r = o["darwin"]?.objectValue?["rejected"]?.objectValue {
+            head += " · dropped by \(r["rule"]?.stringValue ?? "?")"
+            if let d = r["detail"] { head += " " + JSONWriter.string(d) }
+        }
+        if let kind = o["kind"]?.stringValue, let error = o["error"]?.stringValue { head += " · \(kind): \(error)" }
+        var body = o["text"]?.stringValue ?? o["raw"]?.stringValue ?? ""
+        if body.count > maxChars { body = String(body.prefix(maxChars)) + " […]" }
+        var meta: [String] = []
+        for (k, v) in o where !["id", "text", "darwin", "raw", "raw_base64", "kind", "error", "shard", "line"].contains(k) {
+            var s = JSONWriter.string(v)
+            if s.count > 120 { s = String(s.prefix(120)) + "…" }
+            meta.append("\(k): \(s)")
+        }
+        return head + "\n" + (meta.isEmpty ? "" : meta.joined(separator: "\n") + "\n") + body + "\n"
+    }
+}

@@ -1,0 +1,11 @@
+import DarwinCore
+
+/// Every step darwin ships, for the CLI to hand to the runner.
+public enum StepCatalog {
+    public static let registry = StepRegistry([
+        SetFieldAnnotator.descriptor,
+        SampleFilter.descriptor,
+        MinLengthFilter.descriptor,
+        ExactDedupFilter.descriptor,
+    ])
+}
