@@ -63,7 +63,9 @@ public final class ProvenanceStore: Sendable {
     /// The job, if recorded.
     public func job() throws(ProvenanceError) -> JobRecord? {
         try read("reading the job") { db in
-            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = 1") else { return nil }
+            guard try db.tableExists("job"), let r = try Row.fetchOne(db, sql: "SELECT * FROM job WHERE id = 1") else {
+                return nil
+            }
             return JobRecord(
                 recipeText: r["recipe_text"], recipeHash: r["recipe_hash"], recipePath: r["recipe_path"],
                 baseDirectory: r["base_directory"], darwinVersion: r["darwin_version"], host: r["host"],

@@ -44,6 +44,9 @@ final class LineReader {
     /// Decompressed bytes consumed so far.
     var bytesRead: Int { offset + (end - start) }
 
+    /// The size of the line buffer (grows only up to the line cap).
+    var bufferCapacity: Int { capacity }
+
     /// The next event, or `nil` at the end of the stream.
     ///
     /// - Throws: only unrecoverable I/O errors; decompression problems come back as events.

@@ -69,6 +69,9 @@ public final class ShardReader {
     /// Decompressed bytes read so far.
     public var bytesRead: Int { lines.bytesRead }
 
+    /// Current size of the line buffer, for memory checks.
+    var lineBufferCapacity: Int { lines.bufferCapacity }
+
     /// Bytes of the file consumed so far.
     public var fileBytesRead: Int { source.fileOffset }
 

@@ -213,7 +213,12 @@ public final class JobRunner: Sendable {
         }
         let reporter = ProgressReporter(style: options.progress, interval: options.progressInterval, console: console)
         var lastHeartbeat = monotonicSeconds()
+        var lastWaitNotice = 0.0
         while group.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
+            if let waited = scheduler.secondsWaitingForOtherRanks, waited > 30, monotonicSeconds() - lastWaitNotice > 60 {
+                lastWaitNotice = monotonicSeconds()
+                console.info("rank \(rank) is waiting for other ranks to finish their tasks (\(Int(waited)) s so far); start every rank of --world-size \(worldSize)")
+            }
             if control.isStopping { scheduler.stop() }
             reporter.tick(scheduler: scheduler, counters: progress, inputs: plan.inputs)
             if monotonicSeconds() - lastHeartbeat > 10 {
@@ -225,6 +230,7 @@ public final class JobRunner: Sendable {
 
         // Clean up global steps' files of completed stages, then close the run record.
         if !options.keepIntermediate {
+            scheduler.refreshRemote()
             for stage in plan.stages where !stage.globalSteps.isEmpty && scheduler.isStageComplete(stage) {
                 try? FileManager.default.removeItem(atPath: StageLayout(root: out, stage: stage.spec.name).workDirectory)
             }
@@ -350,7 +356,8 @@ public final class JobRunner: Sendable {
 
     private func writeRecipeSnapshot() throws(RunError) {
         let path = outputDirectory + "/recipe.yaml"
-        let temporary = path + ".tmp"
+        // Ranks start together: each writes its own temporary file.
+        let temporary = path + ".tmp-rank-\(options.rank)"
         do {
             try Data(recipe.text.utf8).write(to: URL(fileURLWithPath: temporary))
             try AtomicFiles.commit([(temporary, path)])

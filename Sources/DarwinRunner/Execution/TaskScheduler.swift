@@ -27,6 +27,8 @@ final class TaskScheduler: @unchecked Sendable {
     /// Reads other ranks' done tasks.
     private let pollRemote: () -> Set<TaskKey>
     private var lastPoll = 0.0
+    /// Since when no local task could start because other ranks are behind.
+    private var remoteWaitSince: Double?
 
     init(plan: JobPlan, rank: Int, worldSize: Int, done: Set<TaskKey>, pollRemote: @escaping () -> Set<TaskKey>) {
         self.plan = plan
@@ -87,6 +89,7 @@ final class TaskScheduler: @unchecked Sendable {
                 case .ready:
                     state[key] = .running
                     running += 1
+                    remoteWaitSince = nil
                     return key
                 case .blocked:
                     state[key] = .blocked
@@ -100,18 +103,39 @@ final class TaskScheduler: @unchecked Sendable {
             }
             if !anyWaiting { return nil }
             if running == 0 && !waitingOnRemote { return nil }
+            if waitingOnRemote && running == 0 && remoteWaitSince == nil { remoteWaitSince = monotonicSeconds() }
             if waitingOnRemote && monotonicSeconds() - lastPoll > 1.5 {
                 lastPoll = monotonicSeconds()
                 condition.unlock()
                 let remote = pollRemote()
                 condition.lock()
-                for key in remote where !remoteDone.contains(key) && state[key] == nil {
-                    remoteDone.insert(key)
-                    count(key, \.doneCount)
-                }
+                absorb(remote)
                 continue
             }
             _ = condition.wait(until: Date(timeIntervalSinceNow: waitingOnRemote ? 1.5 : 5))
+        }
+    }
+
+    /// Seconds this rank has been idle waiting for other ranks, if it is.
+    var secondsWaitingForOtherRanks: Double? {
+        condition.lock()
+        defer { condition.unlock() }
+        return remoteWaitSince.map { monotonicSeconds() - $0 }
+    }
+
+    /// Reads other ranks' progress now (after this rank's last task, to decide on clean-up).
+    func refreshRemote() {
+        guard worldSize > 1 else { return }
+        let remote = pollRemote()
+        condition.lock()
+        absorb(remote)
+        condition.unlock()
+    }
+
+    private func absorb(_ remote: Set<TaskKey>) {
+        for key in remote where !remoteDone.contains(key) && state[key] == nil {
+            remoteDone.insert(key)
+            count(key, \.doneCount)
         }
     }
 

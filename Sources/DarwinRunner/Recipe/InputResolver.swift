@@ -8,6 +8,12 @@ public struct InputShard: Sendable, Equatable {
     public var name: String
     /// File size when resolved.
     public var fileBytes: Int
+
+    public init(path: String, name: String, fileBytes: Int) {
+        self.path = path
+        self.name = name
+        self.fileBytes = fileBytes
+    }
 }
 
 /// Turns the recipe's input paths (files, folders, globs) into a sorted list of shards.

@@ -26,6 +26,13 @@ public struct InputSpec: Sendable, Equatable {
     public var maxLineBytes: Int
     /// Recipe line of each entry of `paths`, for messages.
     public var pathLines: [Int]
+
+    public init(paths: [String], format: String, maxLineBytes: Int, pathLines: [Int]) {
+        self.paths = paths
+        self.format = format
+        self.maxLineBytes = maxLineBytes
+        self.pathLines = pathLines
+    }
 }
 
 /// Where and how a job writes.

@@ -1,0 +1,122 @@
+import DarwinCore
+import DarwinTestSupport
+import Foundation
+import Testing
+
+@Suite struct JobCommandTests {
+    @Test func demoRecipeRunsAndCountsAddUp() throws {
+        let out = TemporaryDirectory("darwin-demo")
+        let r = try darwin(["run", "configs/demo.yaml", "--output", out.path, "--progress", "none"], in: Repository.root)
+        #expect(r.status == 0, "\(r.stderr)")
+        let stats = try #require(try JSONValue.parse(try darwin(["stats", out.path, "--json"]).stdout).objectValue)
+        let stages = stats["stages"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        #expect(stages.map { $0["name"]?.stringValue } == ["L2", "L2-sample"])
+        #expect(stages[0]["docs_in"] == 739)
+        for s in stages {
+            let i = s["docs_in"]?.intValue ?? -1, o = s["docs_out"]?.intValue ?? -1, d = s["docs_rejected"]?.intValue ?? -1
+            #expect(i == o + d, "in = out + rejected for \(s["name"] ?? .null)")
+            let dropped = (s["steps"]?.arrayValue ?? []).reduce(0) { $0 + ($1.objectValue?["dropped"]?.intValue ?? 0) }
+            #expect(dropped == d, "per-step drops add up to the stage's rejections")
+        }
+        #expect(stages[1]["docs_in"] == stages[0]["docs_out"])
+        // Kept documents carry their lineage; rejected ones their reason.
+        let kept = try Shards.documents(out.path + "/L2-sample/part-00000.jsonl.zst")
+        #expect(kept.first?.value(atPath: "darwin.history") == ["L2:set_field", "L2:min_length", "L2:exact_dedup", "L2-sample:sample"])
+        #expect(kept.first?.value(atPath: "darwin.level") == 2)
+        #expect(kept.first?.value(atPath: "metadata.collection") == "darwin-demo")
+        #expect(kept.first?.value(atPath: "metadata.url") != nil, "fields the steps do not own are kept")
+        let inspect = try darwin(["inspect", out.path, "--stage", "L2", "--rejected-by", "exact_dedup", "--json", "--limit", "100"])
+        let dups = inspect.stdout.split(separator: "\n").compactMap { try? Document.parse(String($0)) }
+        #expect(dups.count == 11)
+        #expect(dups.allSatisfy { $0.rejection?.rule == "exact_dedup:duplicate" && $0.value(atPath: "darwin.rejected.detail.duplicate_of") != nil })
+        // Sampling in inspect is deterministic.
+        let a = try darwin(["inspect", out.path, "--stage", "L2-sample", "--sample", "3", "--seed", "5"])
+        let b = try darwin(["inspect", out.path, "--stage", "L2-sample", "--sample", "3", "--seed", "5"])
+        #expect(a.stdout == b.stdout && !a.stdout.isEmpty)
+        let status = try darwin(["status", out.path])
+        #expect(status.stdout.contains("completed"))
+        let row = status.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            .first { $0.count > 2 && $0[1] == "apply:exact_dedup" }
+        #expect(row?[0] == "L2" && row?[2] == "4/4", "\(status.stdout)")
+    }
+
+    @Test func sameInputSameOutputWhateverTheWorkers() throws {
+        let f = try JobFixture(shards: 4, perShard: 150)
+        try f.writeRecipe(output: "w1")
+        #expect(try darwin(["run", f.recipe, "--workers", "1", "--progress", "none"]).status == 0)
+        try f.writeRecipe(output: "w3")
+        #expect(try darwin(["run", f.recipe, "--workers", "3", "--progress", "none"]).status == 0)
+        expectSameOutputs(try f.contents("w1"), try f.contents("w3"), "1 vs 3 workers")
+    }
+
+    @Test func secondConcurrentRunIsRefused() throws {
+        let f = try JobFixture(shards: 2, perShard: 20)
+        try f.writeRecipe()
+        #expect(try darwin(["run", f.recipe, "--progress", "none"]).status == 0)
+        let lockPath = f.dir.path + "/out/provenance/rank-00000.lock"
+        let fd = open(lockPath, O_RDWR)
+        #expect(fd >= 0)
+        #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        defer { close(fd) }
+        let r = try darwin(["run", f.recipe, "--progress", "none"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("darwin: error: another darwin run"), "\(r.stderr)")
+        #expect(r.stderr.contains("is working on \(f.dir.path)/out"), "\(r.stderr)")
+        let status = try darwin(["status", f.dir.path + "/out"])
+        #expect(status.stdout.contains("running"), "a held lock shows as running: \(status.stdout)")
+    }
+
+    @Test func changedRecipeIsExplainedAndRefusedUnlessForced() throws {
+        let f = try JobFixture(shards: 3, perShard: 100)
+        try f.writeRecipe(minLength: 100)
+        #expect(try darwin(["run", f.recipe, "--progress", "none"]).status == 0)
+        let before = try f.stats("out")
+        try f.writeRecipe(minLength: 1000)
+        let refused = try darwin(["run", f.recipe, "--progress", "none"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("stage 'L2': step min_length parameter min 100 → 1000"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("stage 'L2b' depends on a changed stage before it"))
+        #expect(refused.stderr.contains("--force"))
+        let resume = try darwin(["resume", f.dir.path + "/out", "--progress", "none"])
+        #expect(resume.status == 0, "resume uses the snapshot recipe: \(resume.stderr)")
+        let forced = try darwin(["run", f.recipe, "--force", "--progress", "none"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        let after = try f.stats("out")
+        #expect(stageCounts(after) != stageCounts(before))
+        let snapshot = try String(contentsOfFile: f.dir.path + "/out/recipe.yaml", encoding: .utf8)
+        #expect(snapshot.contains("min: 1000"))
+        // Appending a stage keeps earlier results and runs only the new one.
+        try f.writeRecipe(minLength: 1000, extraStage: "  - name: L2c\n    level: L2\n    steps: [sample: {fraction: 0.5}]")
+        let appended = try darwin(["run", f.recipe, "--progress", "none"])
+        #expect(appended.status == 0)
+        #expect(appended.stderr.contains("recipe adds stage(s) L2c"))
+        #expect(appended.stderr.contains("3 task(s) run"), "\(appended.stderr)")
+    }
+
+    @Test func catalogCommands() throws {
+        let steps = try darwin(["steps"])
+        #expect(steps.status == 0)
+        for id in ["min_length", "sample", "set_field", "exact_dedup"] { #expect(steps.stdout.contains(id)) }
+        let one = try darwin(["steps", "min_length"])
+        #expect(one.stdout.contains("one of chars, bytes, words  \"chars\""), "\(one.stdout)")
+        let typo = try darwin(["steps", "min_lenght"])
+        #expect(typo.status != 0 && typo.stderr.contains("did you mean 'min_length'"))
+        let levels = try darwin(["levels"])
+        #expect(levels.stdout.contains("L4  Generative refinement"))
+        let validate = try darwin(["validate", "configs/demo.yaml"], in: Repository.root)
+        #expect(validate.status == 0)
+        #expect(validate.stdout.contains("L2 (L2): set_field, min_length, exact_dedup · 3 phases"), "\(validate.stdout)")
+    }
+
+    @Test func notAJobFolder() throws {
+        let d = TemporaryDirectory()
+        let r = try darwin(["stats", d.path])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("holds no darwin job"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: d.file("stray.txt")))
+        let f = try JobFixture(shards: 1, perShard: 5)
+        try f.writeRecipe()
+        let run = try darwin(["run", f.recipe, "--output", d.path])
+        #expect(run.status == 1 && run.stderr.contains("is not empty and holds no darwin job"))
+    }
+}
