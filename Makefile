@@ -38,6 +38,7 @@ test: deps
 
 ## bench: throughput benchmarks on the shared corpus (built on first use under BENCH_DATA)
 bench: release
+	scripts/bench/json "$(BENCH_DATA)"
 	scripts/bench/passthrough --data "$(BENCH_DATA)"
 
 ## fuzz: fuzz the shard reader with libFuzzer for FUZZ_SECONDS, seeded with the sample shards

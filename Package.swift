@@ -5,7 +5,8 @@ let package = Package(
     name: "darwin",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "darwin", targets: ["DarwinCLI"])
+        .executable(name: "darwin", targets: ["DarwinCLI"]),
+        .executable(name: "darwin-bench", targets: ["DarwinBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,6 +42,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        .executableTarget(name: "DarwinBench", dependencies: ["DarwinCore", "DarwinIO"]),
 
         // MARK: - tests
         .target(

@@ -13,6 +13,8 @@ struct DarwinCommand: ParsableCommand {
             job again resumes it.
             """,
         version: DarwinVersion.current,
-        subcommands: [Run.self, Resume.self, Status.self, Stats.self, Inspect.self, Validate.self, Levels.self, Steps.self]
+        subcommands: [
+            Run.self, Resume.self, Status.self, Stats.self, Inspect.self, Validate.self, Levels.self, Steps.self,
+        ]
     )
 }

@@ -158,8 +158,11 @@ public final class ProvenanceStore: Sendable {
             try db.execute(sql: "DELETE FROM stages")
             for s in stages {
                 try db.execute(
-                    sql: "INSERT INTO stages (name, position, level, fingerprint, definition, phases) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [s.name, s.position, s.level, s.fingerprint, s.definition, s.phases.joined(separator: "\n")])
+                    sql:
+                        "INSERT INTO stages (name, position, level, fingerprint, definition, phases) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        s.name, s.position, s.level, s.fingerprint, s.definition, s.phases.joined(separator: "\n"),
+                    ])
             }
         }
     }
@@ -178,7 +181,8 @@ public final class ProvenanceStore: Sendable {
     public func markAbandonedTasksInterrupted(now: Double) throws(ProvenanceError) -> Int {
         try write("recovering interrupted tasks") { db in
             try db.execute(
-                sql: "UPDATE tasks SET status = 'interrupted', finished_at = ? WHERE status = 'running'", arguments: [now])
+                sql: "UPDATE tasks SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
+                arguments: [now])
             let tasks = db.changesCount
             try db.execute(
                 sql: "UPDATE runs SET status = 'interrupted', finished_at = heartbeat_at WHERE status = 'running'")
@@ -236,7 +240,8 @@ public final class ProvenanceStore: Sendable {
             }
             for s in result.steps {
                 try db.execute(
-                    sql: "INSERT INTO step_stats (task_id, step, position, docs_in, dropped, seconds) VALUES (?, ?, ?, ?, ?, ?)",
+                    sql:
+                        "INSERT INTO step_stats (task_id, step, position, docs_in, dropped, seconds) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [id, s.step, s.position, s.stats.documentsIn, s.stats.dropped, s.stats.seconds])
                 for (rule, n) in s.stats.drops.sorted(by: { $0.key < $1.key }) {
                     try db.execute(
@@ -288,7 +293,8 @@ public final class ProvenanceStore: Sendable {
                 counts.docsErrored = r["docs_errored"]
                 let outputsText: String? = r["outputs"]
                 let outputs =
-                    outputsText.flatMap { try? JSONDecoder().decode([OutputFileRecord].self, from: Data($0.utf8)) } ?? []
+                    outputsText.flatMap { try? JSONDecoder().decode([OutputFileRecord].self, from: Data($0.utf8)) }
+                    ?? []
                 let status: String = r["status"]
                 return TaskRecord(
                     key: TaskKey(stage: r["stage"], phase: r["phase"], shardIndex: r["shard_index"]),
@@ -330,22 +336,29 @@ public final class ProvenanceStore: Sendable {
                 stats.documentsIn = r["docs_in"]
                 stats.seconds = r["seconds"]
                 if totals[key(stage, step)] == nil {
-                    totals[key(stage, step)] = StepTotals(stage: stage, step: step, position: r["position"], stats: stats)
+                    totals[key(stage, step)] = StepTotals(
+                        stage: stage, step: step, position: r["position"], stats: stats)
                 } else {
                     totals[key(stage, step)]?.stats.merge(stats)
                 }
             }
-            for r in try Row.fetchAll(db, sql: "SELECT t.stage, s.step, s.rule, s.documents, s.bytes FROM step_rules s \(done)") {
+            for r in try Row.fetchAll(
+                db, sql: "SELECT t.stage, s.step, s.rule, s.documents, s.bytes FROM step_rules s \(done)")
+            {
                 let k = key(r["stage"], r["step"])
                 let rule: String = r["rule"]
                 totals[k]?.stats.drops[rule, default: 0] += r["documents"] as Int
                 totals[k]?.stats.dropBytes[rule, default: 0] += r["bytes"] as Int
             }
-            for r in try Row.fetchAll(db, sql: "SELECT t.stage, s.step, s.counter, s.value FROM step_counters s \(done)") {
+            for r in try Row.fetchAll(
+                db, sql: "SELECT t.stage, s.step, s.counter, s.value FROM step_counters s \(done)")
+            {
                 let counter: String = r["counter"]
                 totals[key(r["stage"], r["step"])]?.stats.counters[counter, default: 0] += r["value"] as Int
             }
-            for r in try Row.fetchAll(db, sql: "SELECT t.stage, s.step, s.name, s.histogram FROM step_histograms s \(done)") {
+            for r in try Row.fetchAll(
+                db, sql: "SELECT t.stage, s.step, s.name, s.histogram FROM step_histograms s \(done)")
+            {
                 let k = key(r["stage"], r["step"])
                 let name: String = r["name"], json: String = r["histogram"]
                 guard let h = try? decoder.decode(Histogram.self, from: Data(json.utf8)) else { continue }

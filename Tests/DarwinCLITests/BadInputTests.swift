@@ -19,7 +19,9 @@ import Testing
         bytes += Array((#"{"text":"no id here"}"# + "\n" + #"{"id":"no-text"}"# + "\n" + line("g3") + "\n").utf8)
         try Shards.writeZstd(bytes, to: dir.file("in/a-lines.jsonl.zst"))
         // A truncated zstd shard: its first documents survive.
-        let many = (0..<3000).map { line("t\($0)", "text \($0) " + String(repeating: "filler ", count: 30)) }.joined(separator: "\n") + "\n"
+        let many =
+            (0..<3000).map { line("t\($0)", "text \($0) " + String(repeating: "filler ", count: 30)) }.joined(
+                separator: "\n") + "\n"
         try Shards.writeZstd(Array(many.utf8), to: dir.file("full.jsonl.zst"))
         let full = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/full.jsonl.zst"))
         try full.prefix(full.count / 2).write(to: URL(fileURLWithPath: dir.file("in/b-truncated.jsonl.zst")))
@@ -48,7 +50,8 @@ import Testing
         try makeInputs()
         let r = try darwin(["run", try recipe("out"), "--progress", "none"])
         #expect(r.status == 0, "\(r.stderr)")
-        let stats = try #require(try JSONValue.parse(try darwin(["stats", dir.path + "/out", "--json"]).stdout).objectValue)
+        let stats = try #require(
+            try JSONValue.parse(try darwin(["stats", dir.path + "/out", "--json"]).stdout).objectValue)
         let stage = try #require(stats["stages"]?.arrayValue?.first?.objectValue)
         let errors = try #require(stage["input_errors"]?.objectValue)
         #expect(errors["malformed_json"] == 3, "broken JSON line and the two lines of plain text")
@@ -64,9 +67,14 @@ import Testing
         #expect(truncatedKept.count > 500 && truncatedKept == (0..<truncatedKept.count).map { "t\($0)" })
 
         // Error records name the input file, the line and (for streams) the compressed offset.
-        let records = try Shards.lines(dir.path + "/out/L2/_errors/a-lines.jsonl.zst").map { try JSONValue.parse($0).objectValue }
+        let records = try Shards.lines(dir.path + "/out/L2/_errors/a-lines.jsonl.zst").map {
+            try JSONValue.parse($0).objectValue
+        }
         #expect(records.map { $0?["line"]?.intValue } == [2, 4, 5, 6])
-        #expect(records.map { $0?["kind"]?.stringValue } == ["malformed_json", "invalid_utf8", "missing_id", "missing_text"])
+        #expect(
+            records.map { $0?["kind"]?.stringValue } == [
+                "malformed_json", "invalid_utf8", "missing_id", "missing_text",
+            ])
         #expect(records.allSatisfy { $0?["shard"]?.stringValue == dir.path + "/in/a-lines.jsonl.zst" })
         #expect(records[1]?["raw_base64"] != nil, "invalid bytes are kept exactly")
         let streamError = try #require(try Shards.lines(dir.path + "/out/L2/_errors/b-truncated.jsonl.zst").first)
@@ -75,7 +83,9 @@ import Testing
         #expect(se?["file_offset"]?.intValue != nil)
 
         let inspect = try darwin(["inspect", dir.path + "/out", "--stage", "L2", "--errors"])
-        #expect(inspect.stdout.contains("a-lines.jsonl.zst line 2 · malformed_json: line 2: malformed JSON at byte"), "\(inspect.stdout)")
+        #expect(
+            inspect.stdout.contains("a-lines.jsonl.zst line 2 · malformed_json: line 2: malformed JSON at byte"),
+            "\(inspect.stdout)")
     }
 
     @Test func strictMakesBadInputFatal() throws {
@@ -84,18 +94,25 @@ import Testing
         #expect(r.status == 1)
         let errorLines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("darwin: error:") }
         #expect(errorLines.count == 1, "\(r.stderr)")
-        #expect(errorLines.first?.contains("a-lines.jsonl.zst: line 2: malformed JSON at byte 22 (--strict)") == true, "\(r.stderr)")
+        #expect(
+            errorLines.first?.contains("a-lines.jsonl.zst: line 2: malformed JSON at byte 22 (--strict)") == true,
+            "\(r.stderr)")
         let kept = Shards.files(under: dir.path + "/strict").filter { $0.hasPrefix("L2/a-lines") }
         #expect(kept.isEmpty, "no output of the failed shard: \(kept)")
     }
 
     @Test func missingInputIsARecipeErrorBeforeAnyWork() throws {
         let path = dir.file("missing.yaml")
-        try Data("input:\n  paths:\n    - \(dir.path)/nothing-here\noutput: \(dir.path)/o\nstages: [{level: L2}]\n".utf8)
-            .write(to: URL(fileURLWithPath: path))
+        try Data(
+            "input:\n  paths:\n    - \(dir.path)/nothing-here\noutput: \(dir.path)/o\nstages: [{level: L2}]\n".utf8
+        )
+        .write(to: URL(fileURLWithPath: path))
         let r = try darwin(["run", path])
         #expect(r.status == 2)
-        #expect(r.stderr == "darwin: error: \(path):3: input path '\(dir.path)/nothing-here' does not exist (looked in \(dir.path)/nothing-here)\n")
+        #expect(
+            r.stderr
+                == "darwin: error: \(path):3: input path '\(dir.path)/nothing-here' does not exist (looked in \(dir.path)/nothing-here)\n"
+        )
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/o"))
         let v = try darwin(["validate", path])
         #expect(v.status == 2 && v.stderr.contains(":3: input path"))
@@ -103,14 +120,23 @@ import Testing
 
     @Test func fullDiskFailsTheTaskWithOneLineAndLeavesNothingHalfWritten() throws {
         for shard in Repository.sampleShards {
-            try FileManager.default.copyItem(atPath: shard, toPath: dir.file("in/" + (shard as NSString).lastPathComponent))
+            try FileManager.default.copyItem(
+                atPath: shard, toPath: dir.file("in/" + (shard as NSString).lastPathComponent))
         }
         let yaml = try recipe("full")
         // Writes beyond 200 KiB fail with EFBIG, as they would fail with ENOSPC on a full disk.
-        let r = try Process.run("/bin/bash", ["-c", "trap '' XFSZ; ulimit -f 200; exec \(Repository.darwinBinary) run \(yaml) --workers 1 --progress none"])
+        let r = try Process.run(
+            "/bin/bash",
+            [
+                "-c",
+                "trap '' XFSZ; ulimit -f 200; exec \(Repository.darwinBinary) run \(yaml) --workers 1 --progress none",
+            ])
         #expect(r.status == 1, "\(r.stderr)")
         let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("darwin: error: ") }
-        #expect(errors.first?.contains("L2/part-00000: \(dir.path)/full/L2/part-00000.jsonl.zst.tmp: write failed: File too large") == true, "\(r.stderr)")
+        #expect(
+            errors.first?.contains(
+                "L2/part-00000: \(dir.path)/full/L2/part-00000.jsonl.zst.tmp: write failed: File too large") == true,
+            "\(r.stderr)")
         let out = dir.path + "/full"
         let status = try darwin(["status", out, "--json"])
         let failed = try JSONValue.parse(status.stdout).objectValue?["failed"]?.arrayValue ?? []

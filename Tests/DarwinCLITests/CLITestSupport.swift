@@ -26,7 +26,10 @@ final class JobFixture: @unchecked Sendable {
                 let src = sample[(s * perShard + k * 7) % sample.count]
                 var text = src.text
                 if text.count > maxChars { text = String(text.prefix(maxChars)) }
-                try w.write(Document(id: "s\(s)-\(k)", text: text, fields: [("metadata", src.metadata.isEmpty ? .null : .object(src.metadata))]))
+                try w.write(
+                    Document(
+                        id: "s\(s)-\(k)", text: text,
+                        fields: [("metadata", src.metadata.isEmpty ? .null : .object(src.metadata))]))
             }
             _ = try w.finish()
         }
@@ -80,12 +83,15 @@ func stageCounts(_ stats: JSONObject) -> [String] {
     (stats["stages"]?.arrayValue ?? []).compactMap { s in
         guard let o = s.objectValue else { return nil }
         let keys = ["docs_in", "docs_out", "docs_rejected", "docs_errored", "bytes_in", "bytes_out", "tasks_done"]
-        return (o["name"]?.stringValue ?? "") + " " + keys.map { "\($0)=\(o[$0]?.intValue ?? -1)" }.joined(separator: " ")
+        return (o["name"]?.stringValue ?? "") + " "
+            + keys.map { "\($0)=\(o[$0]?.intValue ?? -1)" }.joined(separator: " ")
     }
 }
 
 /// Compares two job folders file by file.
-func expectSameOutputs(_ a: [String: Data], _ b: [String: Data], _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectSameOutputs(
+    _ a: [String: Data], _ b: [String: Data], _ label: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(a.keys.sorted() == b.keys.sorted(), "\(label): different files", sourceLocation: sourceLocation)
     for (k, v) in a where b[k] != v {
         Issue.record("\(label): \(k) differs", sourceLocation: sourceLocation)

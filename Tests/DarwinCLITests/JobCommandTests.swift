@@ -6,14 +6,16 @@ import Testing
 @Suite struct JobCommandTests {
     @Test func demoRecipeRunsAndCountsAddUp() throws {
         let out = TemporaryDirectory("darwin-demo")
-        let r = try darwin(["run", "configs/demo.yaml", "--output", out.path, "--progress", "none"], in: Repository.root)
+        let r = try darwin(
+            ["run", "configs/demo.yaml", "--output", out.path, "--progress", "none"], in: Repository.root)
         #expect(r.status == 0, "\(r.stderr)")
         let stats = try #require(try JSONValue.parse(try darwin(["stats", out.path, "--json"]).stdout).objectValue)
         let stages = stats["stages"]?.arrayValue?.compactMap(\.objectValue) ?? []
         #expect(stages.map { $0["name"]?.stringValue } == ["L2", "L2-sample"])
         #expect(stages[0]["docs_in"] == 739)
         for s in stages {
-            let i = s["docs_in"]?.intValue ?? -1, o = s["docs_out"]?.intValue ?? -1, d = s["docs_rejected"]?.intValue ?? -1
+            let i = s["docs_in"]?.intValue ?? -1, o = s["docs_out"]?.intValue ?? -1,
+                d = s["docs_rejected"]?.intValue ?? -1
             #expect(i == o + d, "in = out + rejected for \(s["name"] ?? .null)")
             let dropped = (s["steps"]?.arrayValue ?? []).reduce(0) { $0 + ($1.objectValue?["dropped"]?.intValue ?? 0) }
             #expect(dropped == d, "per-step drops add up to the stage's rejections")
@@ -21,14 +23,23 @@ import Testing
         #expect(stages[1]["docs_in"] == stages[0]["docs_out"])
         // Kept documents carry their lineage; rejected ones their reason.
         let kept = try Shards.documents(out.path + "/L2-sample/part-00000.jsonl.zst")
-        #expect(kept.first?.value(atPath: "darwin.history") == ["L2:set_field", "L2:min_length", "L2:exact_dedup", "L2-sample:sample"])
+        #expect(
+            kept.first?.value(atPath: "darwin.history") == [
+                "L2:set_field", "L2:min_length", "L2:exact_dedup", "L2-sample:sample",
+            ])
         #expect(kept.first?.value(atPath: "darwin.level") == 2)
         #expect(kept.first?.value(atPath: "metadata.collection") == "darwin-demo")
         #expect(kept.first?.value(atPath: "metadata.url") != nil, "fields the steps do not own are kept")
-        let inspect = try darwin(["inspect", out.path, "--stage", "L2", "--rejected-by", "exact_dedup", "--json", "--limit", "100"])
+        let inspect = try darwin([
+            "inspect", out.path, "--stage", "L2", "--rejected-by", "exact_dedup", "--json", "--limit", "100",
+        ])
         let dups = inspect.stdout.split(separator: "\n").compactMap { try? Document.parse(String($0)) }
         #expect(dups.count == 11)
-        #expect(dups.allSatisfy { $0.rejection?.rule == "exact_dedup:duplicate" && $0.value(atPath: "darwin.rejected.detail.duplicate_of") != nil })
+        #expect(
+            dups.allSatisfy {
+                $0.rejection?.rule == "exact_dedup:duplicate"
+                    && $0.value(atPath: "darwin.rejected.detail.duplicate_of") != nil
+            })
         // Sampling in inspect is deterministic.
         let a = try darwin(["inspect", out.path, "--stage", "L2-sample", "--sample", "3", "--seed", "5"])
         let b = try darwin(["inspect", out.path, "--stage", "L2-sample", "--sample", "3", "--seed", "5"])
@@ -86,7 +97,8 @@ import Testing
         let snapshot = try String(contentsOfFile: f.dir.path + "/out/recipe.yaml", encoding: .utf8)
         #expect(snapshot.contains("min: 1000"))
         // Appending a stage keeps earlier results and runs only the new one.
-        try f.writeRecipe(minLength: 1000, extraStage: "  - name: L2c\n    level: L2\n    steps: [sample: {fraction: 0.5}]")
+        try f.writeRecipe(
+            minLength: 1000, extraStage: "  - name: L2c\n    level: L2\n    steps: [sample: {fraction: 0.5}]")
         let appended = try darwin(["run", f.recipe, "--progress", "none"])
         #expect(appended.status == 0)
         #expect(appended.stderr.contains("recipe adds stage(s) L2c"))
@@ -105,7 +117,8 @@ import Testing
         #expect(levels.stdout.contains("L4  Generative refinement"))
         let validate = try darwin(["validate", "configs/demo.yaml"], in: Repository.root)
         #expect(validate.status == 0)
-        #expect(validate.stdout.contains("L2 (L2): set_field, min_length, exact_dedup · 3 phases"), "\(validate.stdout)")
+        #expect(
+            validate.stdout.contains("L2 (L2): set_field, min_length, exact_dedup · 3 phases"), "\(validate.stdout)")
     }
 
     @Test func notAJobFolder() throws {

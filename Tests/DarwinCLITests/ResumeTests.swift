@@ -16,23 +16,32 @@ import Testing
         #expect(reference.keys.contains { $0.hasPrefix("L2/_rejected/") })
         #expect(!reference.keys.contains { $0.contains("_work") }, "intermediate files are removed")
 
-        let points = ["task-start:3", "mid-task:2", "before-commit:4", "after-commit:6", "after-done:9", "reduce:2",
-            "after-commit:1", "mid-task:9"]
+        let points = [
+            "task-start:3", "mid-task:2", "before-commit:4", "after-commit:6", "after-done:9", "reduce:2",
+            "after-commit:1", "mid-task:9",
+        ]
         for (i, point) in points.enumerated() {
             let out = "run\(i)"
             try f.writeRecipe(output: out)
-            let killed = try darwin(["run", f.recipe, "--workers", "2", "--progress", "none"], env: ["DARWIN_CRASH_AT": point])
+            let killed = try darwin(
+                ["run", f.recipe, "--workers", "2", "--progress", "none"], env: ["DARWIN_CRASH_AT": point])
             #expect(killed.signaled && killed.status == SIGKILL, "\(point): the crash point was reached")
             // A second kill during the resume, then a clean finish.
             if i % 2 == 0 {
-                let again = try darwin(["run", f.recipe, "--workers", "1", "--progress", "none"], env: ["DARWIN_CRASH_AT": "after-commit:2"])
+                let again = try darwin(
+                    ["run", f.recipe, "--workers", "1", "--progress", "none"],
+                    env: ["DARWIN_CRASH_AT": "after-commit:2"])
                 #expect(again.signaled || again.status == 0)
             }
-            let resumed = try darwin(["resume", f.dir.path + "/" + out, "--workers", i % 3 == 0 ? "1" : "2", "--progress", "none"])
+            let resumed = try darwin([
+                "resume", f.dir.path + "/" + out, "--workers", i % 3 == 0 ? "1" : "2", "--progress", "none",
+            ])
             #expect(resumed.status == 0, "\(point): \(resumed.stderr)")
             expectSameOutputs(reference, try f.contents(out), point)
             #expect(stageCounts(try f.stats(out)) == referenceStats, "\(point): counts")
-            let leftovers = Shards.files(under: f.dir.path + "/" + out).filter { $0.hasSuffix(".tmp") || $0.contains("_work") }
+            let leftovers = Shards.files(under: f.dir.path + "/" + out).filter {
+                $0.hasSuffix(".tmp") || $0.contains("_work")
+            }
             #expect(leftovers.isEmpty, "\(point): \(leftovers)")
         }
     }
@@ -53,7 +62,8 @@ import Testing
             try p.run()
             // Wait until the first shard of the first stage is committed, then signal.
             let deadline = Date().addingTimeInterval(60)
-            while !FileManager.default.fileExists(atPath: f.dir.path + "/\(out)/L2/_work/01-exact_dedup/collect-000000.bin"),
+            while !FileManager.default.fileExists(
+                atPath: f.dir.path + "/\(out)/L2/_work/01-exact_dedup/collect-000000.bin"),
                 Date() < deadline, p.isRunning
             {
                 usleep(5000)
@@ -108,14 +118,18 @@ import Testing
         for rank in 0..<2 {
             group.enter()
             DispatchQueue.global().async {
-                results[rank] = try? darwin(["run", f.recipe, "--rank", "\(rank)", "--world-size", "2", "--workers", "1", "--progress", "none"])
+                results[rank] = try? darwin([
+                    "run", f.recipe, "--rank", "\(rank)", "--world-size", "2", "--workers", "1", "--progress", "none",
+                ])
                 group.leave()
             }
         }
         group.wait()
         for r in results { #expect(r?.status == 0, "\(r?.stderr ?? "no result")") }
         expectSameOutputs(try f.contents("single"), try f.contents("ranked"), "2 ranks")
-        let files = try FileManager.default.contentsOfDirectory(atPath: f.dir.path + "/ranked/provenance").filter { $0.hasSuffix(".sqlite") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: f.dir.path + "/ranked/provenance").filter {
+            $0.hasSuffix(".sqlite")
+        }
         #expect(files.sorted() == ["rank-00000.sqlite", "rank-00001.sqlite"])
         #expect(stageCounts(try f.stats("ranked")) == stageCounts(try f.stats("single")), "stats read every rank")
     }

@@ -11,7 +11,11 @@ import Testing
     let dir = TemporaryDirectory()
 
     func jsonl(_ ids: Range<Int>) -> [UInt8] {
-        Array(ids.map { #"{"id":"d\#($0)","text":"document number \#($0) \#(String(repeating: "lorem ipsum ", count: 20))"}"# + "\n" }
+        Array(
+            ids.map {
+                #"{"id":"d\#($0)","text":"document number \#($0) \#(String(repeating: "lorem ipsum ", count: 20))"}"#
+                    + "\n"
+            }
             .joined().utf8)
     }
 
@@ -79,7 +83,8 @@ import Testing
         var first = try Data(contentsOf: URL(fileURLWithPath: a))
         for i in 40..<80 { first[i] ^= 0xFF }
         let path = dir.file("damaged.jsonl.gz")
-        try (first + Data(contentsOf: URL(fileURLWithPath: b)) + Data("trailing junk".utf8)).write(to: URL(fileURLWithPath: path))
+        try (first + Data(contentsOf: URL(fileURLWithPath: b)) + Data("trailing junk".utf8)).write(
+            to: URL(fileURLWithPath: path))
         let r = try summarize(path)
         #expect(r.errors.first?.kind == "corrupt_stream")
         #expect(Array(r.ids.suffix(300)) == (300..<600).map { "d\($0)" })
@@ -88,7 +93,8 @@ import Testing
 
     @Test func garbageInsteadOfZstd() throws {
         let path = dir.file("garbage.jsonl.zst")
-        try Data((0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }).write(to: URL(fileURLWithPath: path))
+        try Data((0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }).write(
+            to: URL(fileURLWithPath: path))
         let r = try summarize(path)
         #expect(r.ids.isEmpty)
         #expect(r.errors.count == 1)

@@ -10,7 +10,9 @@ import Testing
 
     func sampleDocuments(_ n: Int) -> [Document] {
         (0..<n).map { i in
-            Document(id: "doc-\(i)", text: "Document \(i)\nwith \"quotes\", tabs\t, ünïcödé, 中文, emoji 😀 and U+2028 \u{2028} inside",
+            Document(
+                id: "doc-\(i)",
+                text: "Document \(i)\nwith \"quotes\", tabs\t, ünïcödé, 中文, emoji 😀 and U+2028 \u{2028} inside",
                 fields: [("metadata", ["i": .number(JSONNumber(i)), "tags": ["a", "b"]])])
         }
     }
@@ -60,14 +62,19 @@ import Testing
         try Shards.writeGzip(Array(a.map { $0.jsonString + "\n" }.joined().utf8), to: ga)
         try Shards.writeGzip(Array(b.map { $0.jsonString + "\n" }.joined().utf8), to: gb)
         let gboth = dir.file("both.jsonl.gz")
-        try Data(try Data(contentsOf: URL(fileURLWithPath: ga)) + Data(contentsOf: URL(fileURLWithPath: gb)) + Data(count: 512))
-            .write(to: URL(fileURLWithPath: gboth))
+        try Data(
+            try Data(contentsOf: URL(fileURLWithPath: ga)) + Data(contentsOf: URL(fileURLWithPath: gb))
+                + Data(count: 512)
+        )
+        .write(to: URL(fileURLWithPath: gboth))
         let items = try Shards.items(gboth)
         #expect(items.count == 60, "NUL padding after the last member is not an error")
     }
 
     @Test func lineFramingEdgeCases() throws {
-        let text = "\n" + #"{"id":"1","text":"a"}"# + "\r\n   \n" + #"{"id":"2","text":"b\u2028c"}"# + "\n\n" + #"{"id":"3","text":"no newline at end"}"#
+        let text =
+            "\n" + #"{"id":"1","text":"a"}"# + "\r\n   \n" + #"{"id":"2","text":"b\u2028c"}"# + "\n\n"
+            + #"{"id":"3","text":"no newline at end"}"#
         let path = dir.file("edge.jsonl")
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         let reader = try ShardReader(path: path)

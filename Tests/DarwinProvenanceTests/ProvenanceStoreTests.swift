@@ -14,7 +14,9 @@ import Testing
         r.counts.docsIn = docsIn
         r.counts.docsOut = docsIn - dropped
         r.counts.docsRejected = dropped
-        var stats = StepStats(histograms: [HistogramSpec(name: "length", lower: 1, upper: 1e6, bins: 6, scale: .log, summary: "len")])
+        var stats = StepStats(histograms: [
+            HistogramSpec(name: "length", lower: 1, upper: 1e6, bins: 6, scale: .log, summary: "len")
+        ])
         stats.documentsIn = docsIn
         stats.drops[rule] = dropped
         stats.dropBytes[rule] = dropped * 10
@@ -28,7 +30,8 @@ import Testing
 
     @Test func walModeAndJob() throws {
         let s = try store()
-        let job = JobRecord(recipeText: "x: 1", recipeHash: "h", recipePath: "r.yaml", baseDirectory: "/b", darwinVersion: "0.1.0",
+        let job = JobRecord(
+            recipeText: "x: 1", recipeHash: "h", recipePath: "r.yaml", baseDirectory: "/b", darwinVersion: "0.1.0",
             host: "h", rank: 0, worldSize: 1, seed: UInt64.max, createdAt: 1, updatedAt: 2)
         try s.saveJob(job)
         #expect(try s.job() == job)
@@ -74,7 +77,8 @@ import Testing
     @Test func abandonedRunningTasksBecomeInterrupted() throws {
         let s = try store()
         let run = try s.beginRun(command: "darwin run", workers: 1, host: "h", now: 1)
-        try s.startTask(TaskKey(stage: "L2", phase: 0, shardIndex: 0), phaseName: "p", shard: "a", rank: 0, run: run, now: 2)
+        try s.startTask(
+            TaskKey(stage: "L2", phase: 0, shardIndex: 0), phaseName: "p", shard: "a", rank: 0, run: run, now: 2)
         #expect(try s.markAbandonedTasksInterrupted(now: 3) == 1)
         #expect(try s.tasks().first?.status == .interrupted)
         #expect(try s.runs().first?.status == "interrupted")
@@ -94,6 +98,8 @@ import Testing
     }
 
     @Test func readOnlyOpenOfAMissingFileFails() {
-        #expect(throws: ProvenanceError.self) { try ProvenanceStore(path: dir.file("none/rank.sqlite"), readOnly: true) }
+        #expect(throws: ProvenanceError.self) {
+            try ProvenanceStore(path: dir.file("none/rank.sqlite"), readOnly: true)
+        }
     }
 }

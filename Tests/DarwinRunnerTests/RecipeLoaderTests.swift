@@ -26,16 +26,17 @@ import Testing
         """
 
     @Test func validRecipeWithDefaults() throws {
-        let r = try loader.parse(text: header + """
-              - name: L2
-                level: L2
-                steps:
-                  - min_length: {min: 200}
-                  - sample: {fraction: 0.5}
-                  - min_length
-              - level: 3
-                steps:
-            """, path: "r.yaml")
+        let r = try loader.parse(
+            text: header + """
+                  - name: L2
+                    level: L2
+                    steps:
+                      - min_length: {min: 200}
+                      - sample: {fraction: 0.5}
+                      - min_length
+                  - level: 3
+                    steps:
+                """, path: "r.yaml")
         #expect(r.stages.map(\.name) == ["L2", "L3"])
         #expect(r.stages[0].steps.map(\.name) == ["min_length", "sample", "min_length#2"])
         #expect(r.stages[0].steps[0].parameters.int("min") == 200)
@@ -45,20 +46,45 @@ import Testing
         #expect(r.seed == 0)
     }
 
-    @Test(arguments: [
-        ("      - level: L2\n        steps:\n          - min_lenght: {min: 3}\n", 7, "unknown step 'min_lenght'; did you mean 'min_length'?"),
-        ("      - level: L2\n        steps:\n          - min_length: {mni: 3}\n", 7, "step 'min_length': unknown parameter 'mni'; did you mean 'min'?"),
-        ("      - level: L2\n        steps:\n          - min_length: {min: many}\n", 7, "step 'min_length': parameter 'min': expected an integer, got 'many'"),
-        ("      - level: L2\n        steps:\n          - sample: {}\n", 7, "step 'sample': missing required parameter 'fraction'"),
-        ("      - level: L3\n        steps:\n          - exact_dedup: {}\n", 7, "step 'exact_dedup' belongs to L2; stage 'L3' is L3"),
-        ("      - level: L2\n      - level: L2\n", 6, "duplicate stage name 'L2' (first defined on line 5)"),
-        ("      - level: L12\n", 5, "unknown level 'L12' (levels: L0…L9)"),
-        ("      - level: L2\n        stepz: []\n", 6, "unknown key 'stepz' in a stage; did you mean 'steps'?"),
-        ("      - level: L2\n        steps:\n          - min_length: {min: 5, max: 2}\n", 7, "step 'min_length': max (2) is below min (5)"),
-        ("      - level: L2\n        steps:\n          - set_field: {field: text, value: x}\n", 7, "step 'set_field': field 'text' is owned by darwin"),
-        ("      - level: L2\n        steps:\n          - min_length: [1]\n", 7, "parameters of 'min_length' must be a mapping"),
-        ("      - name: _work\n        level: L2\n", 5, "stage name '_work' is reserved"),
-    ] as [(String, Int, String)])
+    @Test(
+        arguments: [
+            (
+                "      - level: L2\n        steps:\n          - min_lenght: {min: 3}\n", 7,
+                "unknown step 'min_lenght'; did you mean 'min_length'?"
+            ),
+            (
+                "      - level: L2\n        steps:\n          - min_length: {mni: 3}\n", 7,
+                "step 'min_length': unknown parameter 'mni'; did you mean 'min'?"
+            ),
+            (
+                "      - level: L2\n        steps:\n          - min_length: {min: many}\n", 7,
+                "step 'min_length': parameter 'min': expected an integer, got 'many'"
+            ),
+            (
+                "      - level: L2\n        steps:\n          - sample: {}\n", 7,
+                "step 'sample': missing required parameter 'fraction'"
+            ),
+            (
+                "      - level: L3\n        steps:\n          - exact_dedup: {}\n", 7,
+                "step 'exact_dedup' belongs to L2; stage 'L3' is L3"
+            ),
+            ("      - level: L2\n      - level: L2\n", 6, "duplicate stage name 'L2' (first defined on line 5)"),
+            ("      - level: L12\n", 5, "unknown level 'L12' (levels: L0…L9)"),
+            ("      - level: L2\n        stepz: []\n", 6, "unknown key 'stepz' in a stage; did you mean 'steps'?"),
+            (
+                "      - level: L2\n        steps:\n          - min_length: {min: 5, max: 2}\n", 7,
+                "step 'min_length': max (2) is below min (5)"
+            ),
+            (
+                "      - level: L2\n        steps:\n          - set_field: {field: text, value: x}\n", 7,
+                "step 'set_field': field 'text' is owned by darwin"
+            ),
+            (
+                "      - level: L2\n        steps:\n          - min_length: [1]\n", 7,
+                "parameters of 'min_length' must be a mapping"
+            ),
+            ("      - name: _work\n        level: L2\n", 5, "stage name '_work' is reserved"),
+        ] as [(String, Int, String)])
     func stageErrors(stages: String, line: Int, message: String) throws {
         let e = try #require(error(header + stages))
         #expect(e.line == line, "\(e)")
@@ -66,15 +92,22 @@ import Testing
         #expect(e.description.hasPrefix("r.yaml:\(line):"))
     }
 
-    @Test(arguments: [
-        ("input:\n  paths: [d]\noutput: o\nstages: []\n", 4, "'stages' is empty"),
-        ("input:\n  paths: [d]\nstages:\n  - level: L2\n", 1, "missing 'output'"),
-        ("inputs:\n  paths: [d]\n", 1, "unknown key 'inputs' in the recipe; did you mean 'input'?"),
-        ("input:\n  paths: [d]\n  format: parquet\noutput: o\nstages: [{level: L2}]\n", 3, "unknown input format 'parquet'"),
-        ("input:\n  paths: [d]\noutput:\n  path: o\n  compression_level: 40\nstages: [{level: L2}]\n", 5, "output.compression_level must be in -7…22"),
-        ("input: [\n", 2, "invalid YAML"),
-        ("seed: -1\ninput: {paths: [d]}\noutput: o\nstages: [{level: L2}]\n", 1, "seed must be ≥ 0"),
-    ] as [(String, Int, String)])
+    @Test(
+        arguments: [
+            ("input:\n  paths: [d]\noutput: o\nstages: []\n", 4, "'stages' is empty"),
+            ("input:\n  paths: [d]\nstages:\n  - level: L2\n", 1, "missing 'output'"),
+            ("inputs:\n  paths: [d]\n", 1, "unknown key 'inputs' in the recipe; did you mean 'input'?"),
+            (
+                "input:\n  paths: [d]\n  format: parquet\noutput: o\nstages: [{level: L2}]\n", 3,
+                "unknown input format 'parquet'"
+            ),
+            (
+                "input:\n  paths: [d]\noutput:\n  path: o\n  compression_level: 40\nstages: [{level: L2}]\n", 5,
+                "output.compression_level must be in -7…22"
+            ),
+            ("input: [\n", 2, "invalid YAML"),
+            ("seed: -1\ninput: {paths: [d]}\noutput: o\nstages: [{level: L2}]\n", 1, "seed must be ≥ 0"),
+        ] as [(String, Int, String)])
     func topLevelErrors(yaml: String, line: Int, message: String) throws {
         let e = try #require(error(yaml))
         #expect(e.line == line, "\(e)")
@@ -138,16 +171,17 @@ import Testing
     let loader = RecipeLoader(registry: StepCatalog.registry)
 
     func plan(_ steps: String, level: String = "L2", param: String = "") throws -> JobPlan {
-        let r = try loader.parse(text: """
-            input: {paths: [d]}
-            output: o
-            stages:
-              - level: \(level)
-                steps: \(steps)
-              - name: after
-                level: L2
-                steps: [sample: {fraction: 0.5}]
-            """, path: "r.yaml")
+        let r = try loader.parse(
+            text: """
+                input: {paths: [d]}
+                output: o
+                stages:
+                  - level: \(level)
+                    steps: \(steps)
+                  - name: after
+                    level: L2
+                    steps: [sample: {fraction: 0.5}]
+                """, path: "r.yaml")
         let inputs = (0..<3).map { InputShard(path: "/d/p\($0).jsonl", name: "p\($0)", fileBytes: 100) }
         return try JobPlan(recipe: r, inputs: inputs, outputDirectory: "/o")
     }
@@ -169,10 +203,11 @@ import Testing
         #expect(a.stages[1].fingerprint != b.stages[1].fingerprint, "a stage depends on the stages before it")
         let diff = RecipeDiff(recorded: a.stages.map(\.record), planned: b.stages)
         #expect(diff.firstInvalidStage == 0)
-        #expect(diff.changes == [
-            "stage 'L2': step min_length parameter min 3 → 4",
-            "stage 'after' depends on a changed stage before it",
-        ])
+        #expect(
+            diff.changes == [
+                "stage 'L2': step min_length parameter min 3 → 4",
+                "stage 'after' depends on a changed stage before it",
+            ])
         let same = RecipeDiff(recorded: a.stages.map(\.record), planned: try plan("[min_length: {min: 3}]").stages)
         #expect(same.firstInvalidStage == nil && same.changes.isEmpty)
         let appended = RecipeDiff(recorded: [a.stages[0].record], planned: a.stages)
@@ -180,7 +215,8 @@ import Testing
     }
 
     @Test func untilCutsThePlan() throws {
-        let r = try loader.parse(text: "input: {paths: [d]}\noutput: o\nstages: [{level: L2}, {name: b, level: L3}]\n", path: "r.yaml")
+        let r = try loader.parse(
+            text: "input: {paths: [d]}\noutput: o\nstages: [{level: L2}, {name: b, level: L3}]\n", path: "r.yaml")
         let inputs = [InputShard(path: "/d/a.jsonl", name: "a", fileBytes: 1)]
         #expect(try JobPlan(recipe: r, inputs: inputs, outputDirectory: "/o", until: "L2").stages.count == 1)
         #expect(throws: RecipeError.self) { try JobPlan(recipe: r, inputs: inputs, outputDirectory: "/o", until: "zz") }

@@ -63,16 +63,22 @@ import Testing
     }
 
     @Test func keepsTheFirstAcrossShardsAndNamesIt() throws {
-        let r = try run([
-            [Document(id: "a", text: "Same text"), Document(id: "b", text: "other")],
-            [Document(id: "c", text: "same   text"), Document(id: "d", text: "Same text\n")],
-            [Document(id: "e", text: "Same text"), Document(id: "f", text: "other")],
-        ], params: ["partitions": 3])
+        let r = try run(
+            [
+                [Document(id: "a", text: "Same text"), Document(id: "b", text: "other")],
+                [Document(id: "c", text: "same   text"), Document(id: "d", text: "Same text\n")],
+                [Document(id: "e", text: "Same text"), Document(id: "f", text: "other")],
+            ], params: ["partitions": 3])
         #expect(dropped(r) == ["d": "a", "e": "a", "f": "b"], "whitespace-normalised by default; case kept")
     }
 
     @Test func normalizationChoices() throws {
-        let shards = [[Document(id: "a", text: "Hello  World"), Document(id: "b", text: "hello world"), Document(id: "c", text: "Hello World")]]
+        let shards = [
+            [
+                Document(id: "a", text: "Hello  World"), Document(id: "b", text: "hello world"),
+                Document(id: "c", text: "Hello World"),
+            ]
+        ]
         #expect(dropped(try run(shards, params: ["normalize": "none"])) == [:])
         #expect(dropped(try run(shards, params: ["normalize": "whitespace"])) == ["c": "a"])
         #expect(dropped(try run(shards, params: ["normalize": "lowercase"])) == ["b": "a", "c": "a"])
@@ -81,13 +87,16 @@ import Testing
     }
 
     @Test func otherFieldsAndMissingValues() throws {
-        let shards = [[
-            try Document.parse(#"{"id":"1","text":"a","url":"https://x.org/p"}"#),
-            try Document.parse(#"{"id":"2","text":"b","url":"https://x.org/p"}"#),
-            try Document.parse(#"{"id":"3","text":"c"}"#),
-            try Document.parse(#"{"id":"4","text":"d"}"#),
-        ]]
-        #expect(dropped(try run(shards, params: ["field": "url", "normalize": "none"])) == ["2": "1"],
+        let shards = [
+            [
+                try Document.parse(#"{"id":"1","text":"a","url":"https://x.org/p"}"#),
+                try Document.parse(#"{"id":"2","text":"b","url":"https://x.org/p"}"#),
+                try Document.parse(#"{"id":"3","text":"c"}"#),
+                try Document.parse(#"{"id":"4","text":"d"}"#),
+            ]
+        ]
+        #expect(
+            dropped(try run(shards, params: ["field": "url", "normalize": "none"])) == ["2": "1"],
             "documents without the field are never duplicates")
     }
 }

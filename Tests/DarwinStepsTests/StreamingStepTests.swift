@@ -11,9 +11,11 @@ func makeStep(_ id: String, _ params: [String: JSONValue]) throws -> any Streami
     return s
 }
 
-func decide(_ step: inout any StreamingStep, _ doc: inout Document, seed: UInt64 = 0) throws -> (Decision, StepContext) {
+func decide(_ step: inout any StreamingStep, _ doc: inout Document, seed: UInt64 = 0) throws -> (Decision, StepContext)
+{
     let d = StepCatalog.registry.descriptors.first { _ in true }
-    var ctx = StepContext(stage: "L2", step: "s", shard: nil, seed: seed,
+    var ctx = StepContext(
+        stage: "L2", step: "s", shard: nil, seed: seed,
         histograms: StepCatalog.registry.descriptor("min_length")?.histograms ?? d?.histograms ?? [])
     let decision = try step.process(&doc, context: &ctx)
     return (decision, ctx)

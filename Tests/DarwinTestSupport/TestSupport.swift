@@ -79,7 +79,9 @@ public enum Shards {
     }
 
     /// Every item of a shard.
-    public static func items(_ path: String, maxLineBytes: Int = ShardReader.defaultMaxLineBytes) throws -> [ShardReader.Item] {
+    public static func items(_ path: String, maxLineBytes: Int = ShardReader.defaultMaxLineBytes) throws -> [ShardReader
+        .Item]
+    {
         let reader = try ShardReader(path: path, maxLineBytes: maxLineBytes)
         var out: [ShardReader.Item] = []
         while let item = try reader.next() { out.append(item) }
@@ -139,7 +141,9 @@ extension Process {
     public static func output(_ program: String, _ arguments: [String], input: [UInt8]? = nil) throws -> [UInt8] {
         let r = try run(program, arguments, input: input)
         guard r.status == 0, !r.signaled else {
-            throw NSError(domain: "test", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: "\(program) failed: \(r.stderr)"])
+            throw NSError(
+                domain: "test", code: Int(r.status),
+                userInfo: [NSLocalizedDescriptionKey: "\(program) failed: \(r.stderr)"])
         }
         return Array(r.stdoutData)
     }

@@ -17,12 +17,17 @@ extension DarwinCommand {
             let loader = RecipeLoader(registry: StepCatalog.registry)
             do {
                 let r = try loader.load(path: recipe)
-                let inputs = try InputResolver.resolve(r.input, base: FileManager.default.currentDirectoryPath, recipePath: recipe)
+                let inputs = try InputResolver.resolve(
+                    r.input, base: FileManager.default.currentDirectoryPath, recipePath: recipe)
                 let plan = try JobPlan(recipe: r, inputs: inputs, outputDirectory: r.output.path)
-                print("\(recipe): valid · \(inputs.count) input shard(s), \(ByteSize.format(inputs.reduce(0) { $0 + $1.fileBytes })) · output \(r.output.path)")
+                print(
+                    "\(recipe): valid · \(inputs.count) input shard(s), \(ByteSize.format(inputs.reduce(0) { $0 + $1.fileBytes })) · output \(r.output.path)"
+                )
                 for s in plan.stages {
                     let steps = s.spec.steps.map(\.name).joined(separator: ", ")
-                    let phases = s.phases.count > 1 ? " · \(s.phases.count) phases: " + s.phases.map(\.name).joined(separator: " → ") : ""
+                    let phases =
+                        s.phases.count > 1
+                        ? " · \(s.phases.count) phases: " + s.phases.map(\.name).joined(separator: " → ") : ""
                     print("  \(s.spec.name) (\(s.level)): \(steps.isEmpty ? "no steps" : steps)\(phases)")
                 }
             } catch {
@@ -34,7 +39,8 @@ extension DarwinCommand {
 
     /// `darwin levels`.
     struct Levels: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The Data Darwinism levels and darwin's steps for each.")
+        static let configuration = CommandConfiguration(
+            abstract: "The Data Darwinism levels and darwin's steps for each.")
 
         func run() throws {
             for level in Level.allCases {
@@ -87,7 +93,12 @@ extension DarwinCommand {
             if !d.examples.isEmpty {
                 print("\nexamples")
                 for e in d.examples {
-                    let params = e.parameters.isEmpty ? "" : " with " + e.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(JSONWriter.string($0.value))" }.joined(separator: ", ")
+                    let params =
+                        e.parameters.isEmpty
+                        ? ""
+                        : " with "
+                            + e.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(JSONWriter.string($0.value))" }
+                            .joined(separator: ", ")
                     let expect: String
                     switch e.expectation {
                     case .keep: expect = "keep"
@@ -100,7 +111,8 @@ extension DarwinCommand {
 
         static func levels(_ levels: [Level]) -> String {
             if levels.count == Level.allCases.count { return "L0–L9" }
-            if levels.count > 2, let a = levels.first, let b = levels.last, b.rawValue - a.rawValue + 1 == levels.count {
+            if levels.count > 2, let a = levels.first, let b = levels.last, b.rawValue - a.rawValue + 1 == levels.count
+            {
                 return "\(a)–\(b)"
             }
             return levels.map(\.description).joined(separator: ", ")

@@ -39,7 +39,8 @@ extension DarwinCommand {
     /// `darwin stats OUT`.
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Documents and bytes in and out per stage and level; drops per step and rule; errors; histograms.")
+            abstract: "Documents and bytes in and out per stage and level; drops per step and rule; errors; histograms."
+        )
 
         @Argument(help: "The job folder.")
         var out: String
@@ -53,7 +54,8 @@ extension DarwinCommand {
         func run() throws {
             let report = try loadReport(out)
             if let stage, !report.stages.contains(where: { $0.name == stage }) {
-                throw ValidationError("no stage '\(stage)' (stages: \(report.stages.map(\.name).joined(separator: ", ")))")
+                throw ValidationError(
+                    "no stage '\(stage)' (stages: \(report.stages.map(\.name).joined(separator: ", ")))")
             }
             let stats = StatsRenderer(report: report, stage: stage)
             if json { printJSON(stats.json()) } else { print(stats.table(), terminator: "") }
@@ -80,7 +82,9 @@ extension DarwinCommand {
         @Flag(name: .long, help: "Show the stage's input errors.")
         var errors = false
 
-        @Option(name: .long, help: "Show N documents chosen by a hash of their id (deterministic), instead of the first ones.")
+        @Option(
+            name: .long,
+            help: "Show N documents chosen by a hash of their id (deterministic), instead of the first ones.")
         var sample: Int?
 
         @Option(name: .long, help: "How many documents to show without --sample.")
@@ -106,7 +110,8 @@ extension DarwinCommand {
         func run() throws {
             let report = try loadReport(out)
             guard report.stages.contains(where: { $0.name == stage }) else {
-                throw ValidationError("no stage '\(stage)' (stages: \(report.stages.map(\.name).joined(separator: ", ")))")
+                throw ValidationError(
+                    "no stage '\(stage)' (stages: \(report.stages.map(\.name).joined(separator: ", ")))")
             }
             let selection: Inspector.Selection
             if errors {

@@ -29,7 +29,8 @@ extension DarwinCommand {
             }
             let cwd = FileManager.default.currentDirectoryPath
             let out = absolute(output ?? r.output.path, base: cwd)
-            try JobExecution.execute(recipe: r, base: cwd, output: out, group: runOptions,
+            try JobExecution.execute(
+                recipe: r, base: cwd, output: out, group: runOptions,
                 command: CommandLine.arguments.joined(separator: " "))
         }
     }
@@ -61,7 +62,8 @@ extension DarwinCommand {
                 FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
                 throw ExitCode(2)
             }
-            try JobExecution.execute(recipe: r, base: report.job.baseDirectory, output: dir, group: runOptions,
+            try JobExecution.execute(
+                recipe: r, base: report.job.baseDirectory, output: dir, group: runOptions,
                 command: CommandLine.arguments.joined(separator: " "))
         }
     }

@@ -49,8 +49,10 @@ struct RunOptionGroup: ParsableArguments {
     /// Rank and world size from flags, else from Slurm's environment.
     func resolvedRank() -> (rank: Int, worldSize: Int) {
         let env = ProcessInfo.processInfo.environment
-        let rank = self.rank ?? env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) ?? env["SLURM_PROCID"].flatMap(Int.init) ?? 0
-        let world = worldSize ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) ?? env["SLURM_NTASKS"].flatMap(Int.init) ?? 1
+        let rank =
+            self.rank ?? env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) ?? env["SLURM_PROCID"].flatMap(Int.init) ?? 0
+        let world =
+            worldSize ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) ?? env["SLURM_NTASKS"].flatMap(Int.init) ?? 1
         return (rank, world)
     }
 
@@ -77,7 +79,9 @@ enum JobExecution {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 if control.isStopping { _exit(128 + sig) }
-                console.warning("stopping after \(sig == SIGINT ? "SIGINT" : "SIGTERM"); partial shards are discarded (signal again to quit at once)")
+                console.warning(
+                    "stopping after \(sig == SIGINT ? "SIGINT" : "SIGTERM"); partial shards are discarded (signal again to quit at once)"
+                )
                 control.requestStop(reason)
             }
             source.resume()
@@ -85,7 +89,8 @@ enum JobExecution {
         }
         defer { sources.forEach { $0.cancel() } }
 
-        let runner = JobRunner(recipe: recipe, baseDirectory: base, outputDirectory: output, options: options,
+        let runner = JobRunner(
+            recipe: recipe, baseDirectory: base, outputDirectory: output, options: options,
             control: control, console: console)
         let summary: RunSummary
         do {
@@ -96,7 +101,8 @@ enum JobExecution {
             throw ExitCode.failure
         }
         let rate = summary.seconds > 0 ? Double(summary.docsIn) / summary.seconds : 0
-        let work = "\(summary.tasksRun) task(s) run, \(summary.tasksSkipped) already done; \(Format.count(summary.docsIn)) docs read in \(String(format: "%.1f", summary.seconds)) s (\(Format.count(Int(rate))) docs/s)"
+        let work =
+            "\(summary.tasksRun) task(s) run, \(summary.tasksSkipped) already done; \(Format.count(summary.docsIn)) docs read in \(String(format: "%.1f", summary.seconds)) s (\(Format.count(Int(rate))) docs/s)"
         if summary.interrupted != .none {
             console.warning("interrupted: \(work); `darwin resume \(output)` continues")
             throw ExitCode(128 + Int32(summary.interrupted.rawValue))
@@ -106,7 +112,9 @@ enum JobExecution {
             throw ExitCode.failure
         }
         if !summary.failures.isEmpty || summary.blocked > 0 {
-            console.error("\(summary.failures.count) task(s) failed, \(summary.blocked) not run because of them; `darwin status \(output)` lists them, `darwin resume \(output)` retries")
+            console.error(
+                "\(summary.failures.count) task(s) failed, \(summary.blocked) not run because of them; `darwin status \(output)` lists them, `darwin resume \(output)` retries"
+            )
             throw ExitCode.failure
         }
         console.info("done: \(work); `darwin stats \(output)` shows what each step did")

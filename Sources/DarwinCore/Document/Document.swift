@@ -90,16 +90,19 @@ public struct Document: @unchecked Sendable {
         var textBytes = 0
         for i in 0..<n {
             let m = scratch[i]
-            let key = decodeJSONString(base + Int(m.key_start), count: Int(m.key_end - m.key_start),
+            let key = decodeJSONString(
+                base + Int(m.key_start), count: Int(m.key_end - m.key_start),
                 escaped: m.key_escaped != 0)
             let range = Int(m.value_start)..<Int(m.value_end)
             if key == "id", id == nil {
                 switch Int32(m.value_type) {
                 case Int32(DJ_STRING.rawValue):
-                    id = decodeJSONString(base + range.lowerBound + 1, count: range.count - 2,
+                    id = decodeJSONString(
+                        base + range.lowerBound + 1, count: range.count - 2,
                         escaped: m.value_escaped != 0)
                 case Int32(DJ_NUMBER.rawValue):
-                    id = String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count),
+                    id = String(
+                        decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count),
                         as: UTF8.self)
                 default:
                     throw .wrongType(field: "id", expected: "a string or a number")
@@ -112,7 +115,8 @@ public struct Document: @unchecked Sendable {
                 textBytes = Int(m.value_decoded_length)
             }
             members.append(
-                Member(key: key, rawKey: Int(m.key_start)..<Int(m.key_end),
+                Member(
+                    key: key, rawKey: Int(m.key_start)..<Int(m.key_end),
                     value: .raw(range, type: m.value_type, escaped: m.value_escaped != 0)))
         }
         guard let id else { throw .missingField("id") }
@@ -124,7 +128,9 @@ public struct Document: @unchecked Sendable {
     public static func parse(_ line: [UInt8]) throws(DocumentError) -> Document {
         var scratch: [dj_member] = []
         let result: Result<Document, DocumentError> = line.withUnsafeBytes { raw in
-            do throws(DocumentError) { return .success(try parse(raw, scratch: &scratch)) } catch { return .failure(error) }
+            do throws(DocumentError) { return .success(try parse(raw, scratch: &scratch)) } catch {
+                return .failure(error)
+            }
         }
         return try result.get()
     }

@@ -276,7 +276,8 @@ extension JSONValue {
         case Int32(DJ_FALSE.rawValue): return .bool(false)
         case Int32(DJ_TRUE.rawValue): return .bool(true)
         case Int32(DJ_NUMBER.rawValue):
-            let s = String(decoding: UnsafeBufferPointer(start: base + Int(t.start), count: Int(t.end - t.start)),
+            let s = String(
+                decoding: UnsafeBufferPointer(start: base + Int(t.start), count: Int(t.end - t.start)),
                 as: UTF8.self)
             return .number(JSONNumber(lexeme: s))
         case Int32(DJ_STRING.rawValue):

@@ -41,7 +41,8 @@ public protocol GlobalStep {
     func makeCollector(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any GlobalCollector
 
     /// Runs one partition of one reduce phase.
-    func reduce(phase: Int, partition: Int, shards: [ShardInfo], workspace: GlobalWorkspace,
+    func reduce(
+        phase: Int, partition: Int, shards: [ShardInfo], workspace: GlobalWorkspace,
         context: inout StepContext) throws
 
     /// The step that decides on the documents of one shard, in the same order the collector saw them.

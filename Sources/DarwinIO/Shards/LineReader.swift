@@ -64,7 +64,8 @@ final class LineReader {
                     skipping = nil
                     return .oversized(number: lineNumber, offset: s.offset, length: s.length + length, prefix: s.prefix)
                 }
-                return .line(UnsafeRawBufferPointer(start: buffer + (i - length), count: length), number: lineNumber,
+                return .line(
+                    UnsafeRawBufferPointer(start: buffer + (i - length), count: length), number: lineNumber,
                     offset: lineOffset)
             }
             scanned = end
@@ -90,7 +91,8 @@ final class LineReader {
                     scanned = end
                     offset += length
                     lineNumber += 1
-                    return .line(UnsafeRawBufferPointer(start: buffer + lineStart, count: length), number: lineNumber,
+                    return .line(
+                        UnsafeRawBufferPointer(start: buffer + lineStart, count: length), number: lineNumber,
                         offset: lineOffset)
                 }
                 if let s = skipping {

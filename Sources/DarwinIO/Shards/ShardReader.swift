@@ -94,7 +94,8 @@ public final class ShardReader {
                 } catch {
                     errorsRead += 1
                     return .error(
-                        ErrorRecord(shard: path, line: number, offset: offset, fileOffset: nil,
+                        ErrorRecord(
+                            shard: path, line: number, offset: offset, fileOffset: nil,
                             kind: error.kind, message: "line \(number): \(error.description)",
                             raw: Array(bytes), rawLength: bytes.count))
                 }
@@ -102,13 +103,15 @@ public final class ShardReader {
                 linesRead += 1
                 errorsRead += 1
                 return .error(
-                    ErrorRecord(shard: path, line: number, offset: offset, fileOffset: nil, kind: "line_too_long",
+                    ErrorRecord(
+                        shard: path, line: number, offset: offset, fileOffset: nil, kind: "line_too_long",
                         message: "line \(number) is \(length) bytes, over the \(maxLineBytes)-byte cap",
                         raw: prefix, rawLength: length))
             case .sourceError(let e, let number, let offset):
                 errorsRead += 1
                 return .error(
-                    ErrorRecord(shard: path, line: number, offset: offset, fileOffset: e.fileOffset, kind: e.kind,
+                    ErrorRecord(
+                        shard: path, line: number, offset: offset, fileOffset: e.fileOffset, kind: e.kind,
                         message: e.description + " (while reading line \(number))", raw: [], rawLength: 0))
             }
         }

@@ -165,7 +165,8 @@ public final class ShardWriter {
             var output = ZSTD_outBuffer(dst: outBuffer, size: outCapacity, pos: 0)
             let remaining = ZSTD_compressStream2(cctx, &output, &input, mode)
             if ZSTD_isError(remaining) != 0 {
-                throw SinkError(path: path, message: "zstd compression failed: " + String(cString: ZSTD_getErrorName(remaining)))
+                throw SinkError(
+                    path: path, message: "zstd compression failed: " + String(cString: ZSTD_getErrorName(remaining)))
             }
             if output.pos > 0 { try writeAll(UnsafeRawBufferPointer(start: outBuffer, count: output.pos)) }
             if end ? remaining == 0 : input.pos == input.size { break }

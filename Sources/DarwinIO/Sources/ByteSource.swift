@@ -27,7 +27,8 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .truncated(let format, let offset):
-            return "truncated \(format) stream (ends inside a \(format == "gzip" ? "member" : "frame") at byte \(offset))"
+            return
+                "truncated \(format) stream (ends inside a \(format == "gzip" ? "member" : "frame") at byte \(offset))"
         case .corrupt(let format, let offset, let message):
             return "corrupt \(format) data near byte \(offset): \(message)"
         case .io(let path, let message):

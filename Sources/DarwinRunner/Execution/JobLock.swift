@@ -15,10 +15,13 @@ public final class JobLock {
             throw .io("cannot open lock file \(path): \(String(cString: strerror(errno)))")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
+            let holder =
+                (try? String(contentsOfFile: path, encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)
-            throw .locked("another darwin run\(holder.isEmpty ? "" : " (\(holder))") is working on \((path as NSString).deletingLastPathComponent.replacingOccurrences(of: "/provenance", with: "")); wait for it to finish or stop it")
+            throw .locked(
+                "another darwin run\(holder.isEmpty ? "" : " (\(holder))") is working on \((path as NSString).deletingLastPathComponent.replacingOccurrences(of: "/provenance", with: "")); wait for it to finish or stop it"
+            )
         }
         self.fd = fd
         let me = "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"

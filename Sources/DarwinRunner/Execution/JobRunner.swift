@@ -79,9 +79,10 @@ public final class JobRunner: Sendable {
     /// - Parameters:
     ///   - baseDirectory: where relative input paths start.
     ///   - outputDirectory: the job folder (absolute), usually the recipe's output path.
-    public init(recipe: Recipe, baseDirectory: String, outputDirectory: String, options: RunOptions, control: RunControl,
-        console: Console)
-    {
+    public init(
+        recipe: Recipe, baseDirectory: String, outputDirectory: String, options: RunOptions, control: RunControl,
+        console: Console
+    ) {
         self.recipe = recipe
         self.baseDirectory = baseDirectory
         self.outputDirectory = outputDirectory
@@ -142,13 +143,17 @@ public final class JobRunner: Sendable {
             throw .provenance("\(error)")
         }
         if let existing, existing.worldSize != options.worldSize {
-            throw .recipeChanged("\(outputDirectory) was started with --world-size \(existing.worldSize); resume it with the same value (got \(options.worldSize))")
+            throw .recipeChanged(
+                "\(outputDirectory) was started with --world-size \(existing.worldSize); resume it with the same value (got \(options.worldSize))"
+            )
         }
         let diff = RecipeDiff(recorded: recorded, planned: fullPlan.stages)
         if let firstInvalid = diff.firstInvalidStage {
             let lines = diff.changes.map { "  - " + $0 }.joined(separator: "\n")
             guard options.force else {
-                throw .recipeChanged("the recipe differs from the one \(outputDirectory) ran with:\n\(lines)\nrun again with --force to redo stage '\(recorded[firstInvalid].name)' and every stage after it")
+                throw .recipeChanged(
+                    "the recipe differs from the one \(outputDirectory) ran with:\n\(lines)\nrun again with --force to redo stage '\(recorded[firstInvalid].name)' and every stage after it"
+                )
             }
             let reset = recorded[firstInvalid...].map(\.name)
             console.info("recipe changed; redoing stage(s) \(reset.joined(separator: ", ")):\n\(lines)")
@@ -159,7 +164,8 @@ public final class JobRunner: Sendable {
         do {
             let job = JobRecord(
                 recipeText: recipe.text, recipeHash: Self.hash(recipe.text), recipePath: recipe.sourcePath,
-                baseDirectory: existing?.baseDirectory ?? baseDirectory, darwinVersion: DarwinVersion.current, host: host,
+                baseDirectory: existing?.baseDirectory ?? baseDirectory, darwinVersion: DarwinVersion.current,
+                host: host,
                 rank: options.rank, worldSize: options.worldSize, seed: recipe.seed,
                 createdAt: existing?.createdAt ?? now, updatedAt: now, finishedAt: nil)
             try store.saveJob(job)
@@ -215,9 +221,12 @@ public final class JobRunner: Sendable {
         var lastHeartbeat = monotonicSeconds()
         var lastWaitNotice = 0.0
         while group.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
-            if let waited = scheduler.secondsWaitingForOtherRanks, waited > 30, monotonicSeconds() - lastWaitNotice > 60 {
+            if let waited = scheduler.secondsWaitingForOtherRanks, waited > 30, monotonicSeconds() - lastWaitNotice > 60
+            {
                 lastWaitNotice = monotonicSeconds()
-                console.info("rank \(rank) is waiting for other ranks to finish their tasks (\(Int(waited)) s so far); start every rank of --world-size \(worldSize)")
+                console.info(
+                    "rank \(rank) is waiting for other ranks to finish their tasks (\(Int(waited)) s so far); start every rank of --world-size \(worldSize)"
+                )
             }
             if control.isStopping { scheduler.stop() }
             reporter.tick(scheduler: scheduler, counters: progress, inputs: plan.inputs)
@@ -232,7 +241,8 @@ public final class JobRunner: Sendable {
         if !options.keepIntermediate {
             scheduler.refreshRemote()
             for stage in plan.stages where !stage.globalSteps.isEmpty && scheduler.isStageComplete(stage) {
-                try? FileManager.default.removeItem(atPath: StageLayout(root: out, stage: stage.spec.name).workDirectory)
+                try? FileManager.default.removeItem(
+                    atPath: StageLayout(root: out, stage: stage.spec.name).workDirectory)
             }
         }
         let r = results.snapshot
@@ -254,7 +264,8 @@ public final class JobRunner: Sendable {
             message = "stopped by signal \(summary.interrupted.rawValue)"
         } else {
             status = "failed"
-            message = summary.fatal ?? summary.failures.first.map { "\($0.task): \($0.message)" }
+            message =
+                summary.fatal ?? summary.failures.first.map { "\($0.task): \($0.message)" }
                 ?? "\(summary.blocked) task(s) blocked by failures"
         }
         do {
@@ -284,7 +295,8 @@ public final class JobRunner: Sendable {
                 shardLabel = "partition-\(key.shardIndex)"
             }
             do {
-                try store.startTask(key, phaseName: phase.name, shard: shardLabel, rank: options.rank, run: runID, now: wallClock())
+                try store.startTask(
+                    key, phaseName: phase.name, shard: shardLabel, rank: options.rank, run: runID, now: wallClock())
             } catch {
                 results.fatal("\(error)")
                 control.requestStop(.fatal)

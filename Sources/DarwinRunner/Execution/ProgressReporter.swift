@@ -65,6 +65,7 @@ final class ProgressReporter {
 
     func tick(scheduler: TaskScheduler, counters: ProgressCounters, inputs: [InputShard]) {
         guard style != .none else { return }
+        if totalWork == nil { totalWork = scheduler.remainingPassBytes(inputs: inputs) }
         let now = monotonicSeconds()
         let every = isLive ? 0.5 : interval
         guard now - lastShown >= every else { return }
@@ -99,20 +100,17 @@ final class ProgressReporter {
         parts.append("\(Format.count(c.docs)) docs")
         parts.append("\(Format.count(Int(Double(c.docs) / elapsed))) docs/s")
         parts.append(String(format: "%.1f MB/s", Double(c.bytes) / elapsed / 1e6))
-        if tasks.done > 0, tasks.total > tasks.done {
-            // Tasks finished in this run so far set the pace for the ones left.
-            let doneHere = max(1, tasks.done - initialDone(tasks))
-            let eta = elapsed / Double(doneHere) * Double(tasks.total - tasks.done)
+        if let total = totalWork, c.fileBytes > 0, tasks.total > tasks.done {
+            // Input read so far sets the pace for what is left (shards of later passes are assumed no
+            // larger than the input shards, so the estimate errs long).
+            let eta = elapsed * Double(max(0, total - c.fileBytes)) / Double(c.fileBytes)
             parts.append("ETA " + Format.duration(eta))
         }
         return parts.joined(separator: " · ")
     }
 
-    private var firstDone: Int?
-    private func initialDone(_ tasks: (done: Int, total: Int)) -> Int {
-        if firstDone == nil { firstDone = tasks.done }
-        return min(firstDone ?? 0, tasks.done - 1)
-    }
+    /// Input bytes this run has to read, measured at the first tick.
+    private var totalWork: Int?
 }
 
 /// Number and duration formatting for terminal output.

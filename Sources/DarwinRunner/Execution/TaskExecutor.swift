@@ -99,7 +99,8 @@ struct TaskExecutor {
             if segment > 0 {
                 let g = stage.globalSteps[segment - 1]
                 let spec = stage.spec.steps[g]
-                let ws = GlobalWorkspace(directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
+                let ws = GlobalWorkspace(
+                    directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
                 workspaces.append(ws)
                 guard case .global(let global) = try spec.descriptor.make(spec.parameters) else {
                     throw TaskFailure.failed("step \(spec.name) is not global")
@@ -116,13 +117,17 @@ struct TaskExecutor {
             if segment < stage.globalSteps.count {
                 let g = stage.globalSteps[segment]
                 let spec = stage.spec.steps[g]
-                let ws = GlobalWorkspace(directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
+                let ws = GlobalWorkspace(
+                    directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
                 try AtomicFiles.makeDirectory(ws.directory)
                 workspaces.append(ws)
                 guard case .global(let global) = try spec.descriptor.make(spec.parameters) else {
                     throw TaskFailure.failed("step \(spec.name) is not global")
                 }
-                collector = (spec, g, try global.makeCollector(shard: shard, workspace: ws), context(for: spec, in: stage, shard: shard))
+                collector = (
+                    spec, g, try global.makeCollector(shard: shard, workspace: ws),
+                    context(for: spec, in: stage, shard: shard)
+                )
             }
         } catch let f as TaskFailure {
             throw f
@@ -196,7 +201,8 @@ struct TaskExecutor {
                         if strict { throw TaskFailure.strict("\(inputPath): \(message)") }
                         var raw: [UInt8] = []
                         doc.serialize(into: &raw)
-                        let record = ErrorRecord(shard: inputPath, line: documentIndex, offset: 0, fileOffset: nil,
+                        let record = ErrorRecord(
+                            shard: inputPath, line: documentIndex, offset: 0, fileOffset: nil,
                             kind: "step_error", message: message, raw: raw, rawLength: raw.count)
                         if errors == nil { errors = try openWriter(errorsPath, level: 3) }
                         try errors?.write(record.json)
@@ -207,7 +213,8 @@ struct TaskExecutor {
                         result.counts.docsRejected += 1
                         result.counts.bytesRejected += bytes
                         if plan.recipe.output.writeRejected {
-                            doc.recordRejection(stage: stage.spec.name, step: steps[dropper].spec.name, rule: qualified, detail: detail)
+                            doc.recordRejection(
+                                stage: stage.spec.name, step: steps[dropper].spec.name, rule: qualified, detail: detail)
                             if rejected == nil { rejected = try openWriter(rejectedPath, level: level) }
                             try rejected?.write(doc)
                         }
@@ -218,7 +225,8 @@ struct TaskExecutor {
                             do {
                                 try c.collector.collect(doc, context: &c.context)
                             } catch {
-                                throw TaskFailure.failed("step \(c.spec.name) failed collecting document \(doc.id): \(error)")
+                                throw TaskFailure.failed(
+                                    "step \(c.spec.name) failed collecting document \(doc.id): \(error)")
                             }
                             c.context.stats.seconds += monotonicSeconds() - t0
                             collector = c
@@ -233,7 +241,9 @@ struct TaskExecutor {
                     batchBytes += bytes
                     if batchDocs == 256 {
                         let offset = reader.fileBytesRead
-                        progress.add(docs: batchDocs, bytes: batchBytes, fileBytes: offset - lastFileOffset, stage: stage.spec.name)
+                        progress.add(
+                            docs: batchDocs, bytes: batchBytes, fileBytes: offset - lastFileOffset,
+                            stage: stage.spec.name)
                         lastFileOffset = offset
                         batchDocs = 0
                         batchBytes = 0
@@ -256,7 +266,9 @@ struct TaskExecutor {
             abandonAll()
             throw .failed("\(error)")
         }
-        progress.add(docs: batchDocs, bytes: batchBytes, fileBytes: reader.fileBytesRead - lastFileOffset, stage: stage.spec.name)
+        progress.add(
+            docs: batchDocs, bytes: batchBytes, fileBytes: reader.fileBytesRead - lastFileOffset, stage: stage.spec.name
+        )
 
         // Make everything durable under temporary names; the caller commits.
         var pending: [(temporary: String, final: String)] = []
@@ -265,8 +277,10 @@ struct TaskExecutor {
                 guard let writer else { continue }
                 let written = try writer.finish()
                 pending.append((writer.path, final))
-                result.outputs.append(OutputFileRecord(path: relativePath(final), checksum: written.checksum,
-                    lines: written.lines, fileBytes: written.fileBytes))
+                result.outputs.append(
+                    OutputFileRecord(
+                        path: relativePath(final), checksum: written.checksum,
+                        lines: written.lines, fileBytes: written.fileBytes))
             }
         } catch {
             abandonAll()
@@ -285,11 +299,14 @@ struct TaskExecutor {
     func runReduce(stage: StagePlan, phase: PhasePlan, partition: Int) throws(TaskFailure) -> (
         TaskResult, [(temporary: String, final: String)]
     ) {
-        guard case .reduce(let g, let r) = phase.kind else { throw .failed("phase \(phase.name) is not a reduce phase") }
+        guard case .reduce(let g, let r) = phase.kind else {
+            throw .failed("phase \(phase.name) is not a reduce phase")
+        }
         let started = monotonicSeconds()
         let spec = stage.spec.steps[g]
         let layout = StageLayout(root: plan.outputDirectory, stage: stage.spec.name)
-        let ws = GlobalWorkspace(directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
+        let ws = GlobalWorkspace(
+            directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
         var ctx = context(for: spec, in: stage, shard: nil)
         let shards = plan.inputs.enumerated().map { ShardInfo(index: $0.offset, name: $0.element.name) }
         CrashPoints.reach("task-start")
@@ -317,7 +334,8 @@ struct TaskExecutor {
     // MARK: - Helpers
 
     private func context(for spec: StepSpec, in stage: StagePlan, shard: ShardInfo?) -> StepContext {
-        StepContext(stage: stage.spec.name, step: spec.name, shard: shard, seed: plan.recipe.seed,
+        StepContext(
+            stage: stage.spec.name, step: spec.name, shard: shard, seed: plan.recipe.seed,
             histograms: spec.descriptor.histograms)
     }
 

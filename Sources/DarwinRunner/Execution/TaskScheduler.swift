@@ -116,6 +116,18 @@ final class TaskScheduler: @unchecked Sendable {
         }
     }
 
+    /// Bytes of input the local pass tasks not yet done will read, estimated from the input shard sizes.
+    func remainingPassBytes(inputs: [InputShard]) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        var total = 0
+        for key in local where state[key] != .done {
+            guard let s = positions[key.stage], case .pass = plan.stages[s].phases[key.phase].kind else { continue }
+            total += inputs[key.shardIndex].fileBytes
+        }
+        return total
+    }
+
     /// Seconds this rank has been idle waiting for other ranks, if it is.
     var secondsWaitingForOtherRanks: Double? {
         condition.lock()

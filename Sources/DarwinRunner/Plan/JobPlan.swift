@@ -12,22 +12,26 @@ public struct JobPlan: Sendable {
     /// Builds the plan of a validated recipe over resolved inputs, up to and including stage `until`.
     ///
     /// - Throws: ``RecipeError`` if `until` names no stage.
-    public init(recipe: Recipe, inputs: [InputShard], outputDirectory: String, until: String? = nil) throws(RecipeError) {
+    public init(recipe: Recipe, inputs: [InputShard], outputDirectory: String, until: String? = nil) throws(RecipeError)
+    {
         self.recipe = recipe
         self.inputs = inputs
         self.outputDirectory = outputDirectory
         var specs = recipe.stages
         if let until {
             guard let i = specs.firstIndex(where: { $0.name == until }) else {
-                throw RecipeError(path: recipe.sourcePath, line: nil,
-                    message: "--until names no stage: '\(until)' (stages: \(specs.map(\.name).joined(separator: ", ")))")
+                throw RecipeError(
+                    path: recipe.sourcePath, line: nil,
+                    message: "--until names no stage: '\(until)' (stages: \(specs.map(\.name).joined(separator: ", ")))"
+                )
             }
             specs = Array(specs.prefix(i + 1))
         }
         var stages: [StagePlan] = []
         var previous = ""
         for (position, spec) in specs.enumerated() {
-            let stage = try StagePlan(spec: spec, position: position, recipe: recipe, inputs: inputs, previousFingerprint: previous)
+            let stage = try StagePlan(
+                spec: spec, position: position, recipe: recipe, inputs: inputs, previousFingerprint: previous)
             previous = stage.fingerprint
             stages.append(stage)
         }
@@ -64,7 +68,9 @@ public struct StagePlan: Sendable {
     /// For each pass, the indices of the streaming steps it runs.
     public let segments: [[Int]]
 
-    init(spec: StageSpec, position: Int, recipe: Recipe, inputs: [InputShard], previousFingerprint: String) throws(RecipeError) {
+    init(spec: StageSpec, position: Int, recipe: Recipe, inputs: [InputShard], previousFingerprint: String)
+        throws(RecipeError)
+    {
         self.spec = spec
         self.position = position
         var globals: [Int] = []
@@ -73,7 +79,8 @@ public struct StagePlan: Sendable {
         for (i, step) in spec.steps.enumerated() {
             if step.descriptor.kind == .global {
                 guard case .global(let g)? = try? step.descriptor.make(step.parameters) else {
-                    throw RecipeError(path: recipe.sourcePath, line: step.line, message: "step '\(step.name)' could not be built")
+                    throw RecipeError(
+                        path: recipe.sourcePath, line: step.line, message: "step '\(step.name)' could not be built")
                 }
                 globals.append(i)
                 reduce[i] = g.reducePhases
@@ -90,13 +97,17 @@ public struct StagePlan: Sendable {
             var name: [String] = []
             if k > 0 { name.append("apply:" + spec.steps[globals[k - 1]].name) }
             if k < globals.count { name.append("collect:" + spec.steps[globals[k]].name) }
-            phases.append(PhasePlan(index: phases.count, name: name.isEmpty ? "process" : name.joined(separator: "+"),
-                kind: .pass(segment: k), taskCount: inputs.count))
+            phases.append(
+                PhasePlan(
+                    index: phases.count, name: name.isEmpty ? "process" : name.joined(separator: "+"),
+                    kind: .pass(segment: k), taskCount: inputs.count))
             if k < globals.count {
                 let g = globals[k]
                 for (r, rp) in (reduce[g] ?? []).enumerated() {
-                    phases.append(PhasePlan(index: phases.count, name: spec.steps[g].name + ":" + rp.name,
-                        kind: .reduce(step: g, phase: r), taskCount: rp.partitions))
+                    phases.append(
+                        PhasePlan(
+                            index: phases.count, name: spec.steps[g].name + ":" + rp.name,
+                            kind: .reduce(step: g, phase: r), taskCount: rp.partitions))
                 }
             }
         }
@@ -105,24 +116,31 @@ public struct StagePlan: Sendable {
         var o = JSONObject()
         o["name"] = .string(spec.name)
         o["level"] = .number(JSONNumber(spec.level.rawValue))
-        o["steps"] = .array(spec.steps.map { step in
-            .object(JSONObject([
-                (key: "name", value: .string(step.name)), (key: "id", value: .string(step.descriptor.id)),
-                (key: "version", value: .number(JSONNumber(step.descriptor.version))),
-                (key: "parameters", value: (try? JSONValue.parse(step.parameters.canonicalJSON)) ?? .null),
+        o["steps"] = .array(
+            spec.steps.map { step in
+                .object(
+                    JSONObject([
+                        (key: "name", value: .string(step.name)), (key: "id", value: .string(step.descriptor.id)),
+                        (key: "version", value: .number(JSONNumber(step.descriptor.version))),
+                        (key: "parameters", value: (try? JSONValue.parse(step.parameters.canonicalJSON)) ?? .null),
+                    ]))
+            })
+        o["output"] = .object(
+            JSONObject([
+                (key: "compression_level", value: .number(JSONNumber(recipe.output.compressionLevel))),
+                (key: "write_rejected", value: .bool(recipe.output.writeRejected)),
             ]))
-        })
-        o["output"] = .object(JSONObject([
-            (key: "compression_level", value: .number(JSONNumber(recipe.output.compressionLevel))),
-            (key: "write_rejected", value: .bool(recipe.output.writeRejected)),
-        ]))
         o["seed"] = .number(JSONNumber(lexeme: String(recipe.seed)))
         if position == 0 {
-            o["input"] = .object(JSONObject([
-                (key: "format", value: .string(recipe.input.format)),
-                (key: "max_line_bytes", value: .number(JSONNumber(recipe.input.maxLineBytes))),
-                (key: "shards", value: .array(inputs.map { .array([.string($0.name), .number(JSONNumber($0.fileBytes))]) })),
-            ]))
+            o["input"] = .object(
+                JSONObject([
+                    (key: "format", value: .string(recipe.input.format)),
+                    (key: "max_line_bytes", value: .number(JSONNumber(recipe.input.maxLineBytes))),
+                    (
+                        key: "shards",
+                        value: .array(inputs.map { .array([.string($0.name), .number(JSONNumber($0.fileBytes))]) })
+                    ),
+                ]))
         }
         let definition = JSONWriter.string(.object(o))
         self.definition = definition
@@ -138,7 +156,8 @@ public struct StagePlan: Sendable {
 
     /// The provenance record of the stage.
     public var record: StageRecord {
-        StageRecord(name: spec.name, position: position, level: spec.level.rawValue, fingerprint: fingerprint,
+        StageRecord(
+            name: spec.name, position: position, level: spec.level.rawValue, fingerprint: fingerprint,
             definition: definition, phases: phases.map { "\($0.name):\($0.taskCount)" })
     }
 }

@@ -95,13 +95,18 @@ public struct RecipeDiff: Sendable {
             let added = nb.filter { !na.contains($0) }
             if !removed.isEmpty { out.append("steps removed: \(removed.joined(separator: ", "))") }
             if !added.isEmpty { out.append("steps added: \(added.joined(separator: ", "))") }
-            if removed.isEmpty && added.isEmpty { out.append("steps reordered: \(na.joined(separator: ", ")) → \(nb.joined(separator: ", "))") }
+            if removed.isEmpty && added.isEmpty {
+                out.append("steps reordered: \(na.joined(separator: ", ")) → \(nb.joined(separator: ", "))")
+            }
         }
         for sa in a {
-            guard let sb = b.first(where: { name($0) == name(sa) }), let oa = sa.objectValue, let ob = sb.objectValue else { continue }
+            guard let sb = b.first(where: { name($0) == name(sa) }), let oa = sa.objectValue, let ob = sb.objectValue
+            else { continue }
             let step = name(sa)
             if oa["version"] != ob["version"] {
-                out.append("step \(step) version \(show(oa["version"])) → \(show(ob["version"])) (darwin changed its behaviour)")
+                out.append(
+                    "step \(step) version \(show(oa["version"])) → \(show(ob["version"])) (darwin changed its behaviour)"
+                )
             }
             let pa = oa["parameters"]?.objectValue ?? JSONObject(), pb = ob["parameters"]?.objectValue ?? JSONObject()
             for key in Set(pa.keys + pb.keys).sorted() where pa[key] != pb[key] {

@@ -28,7 +28,8 @@ public enum InputResolver {
     ///   - recipePath: for messages.
     /// - Throws: ``RecipeError`` naming the recipe line of an entry that matches nothing, or two files
     ///   that would produce the same output name.
-    public static func resolve(_ input: InputSpec, base: String, recipePath: String) throws(RecipeError) -> [InputShard] {
+    public static func resolve(_ input: InputSpec, base: String, recipePath: String) throws(RecipeError) -> [InputShard]
+    {
         var shards: [InputShard] = []
         var byName: [String: String] = [:]
         for (i, entry) in input.paths.enumerated() {
@@ -44,12 +45,16 @@ public enum InputResolver {
                 } else {
                     why = "does not exist"
                 }
-                throw RecipeError(path: recipePath, line: line, message: "input path '\(entry)' \(why) (looked in \(absolute))")
+                throw RecipeError(
+                    path: recipePath, line: line, message: "input path '\(entry)' \(why) (looked in \(absolute))")
             }
             for (path, name) in found {
                 if let other = byName[name], other != path {
-                    throw RecipeError(path: recipePath, line: line,
-                        message: "inputs '\(other)' and '\(path)' would both be written as shard '\(name)'; rename one or list their folders separately")
+                    throw RecipeError(
+                        path: recipePath, line: line,
+                        message:
+                            "inputs '\(other)' and '\(path)' would both be written as shard '\(name)'; rename one or list their folders separately"
+                    )
                 }
                 if byName[name] != nil { continue }
                 byName[name] = path

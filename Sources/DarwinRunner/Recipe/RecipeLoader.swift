@@ -51,20 +51,27 @@ public struct RecipeLoader: Sendable {
             seed = UInt64(v)
         }
 
-        guard let inputNode = top["input"] else { throw r.error(root, "missing 'input' (paths and format of the documents to read)") }
+        guard let inputNode = top["input"] else {
+            throw r.error(root, "missing 'input' (paths and format of the documents to read)")
+        }
         let input = try parseInput(inputNode, r)
         guard let outputNode = top["output"] else { throw r.error(root, "missing 'output' (the job folder)") }
         let output = try parseOutput(outputNode, r)
         guard let stagesNode = top["stages"] else { throw r.error(root, "missing 'stages'") }
         let stageNodes = try r.sequence(stagesNode, what: "stages")
-        guard !stageNodes.isEmpty else { throw r.error(stagesNode, "'stages' is empty: a job needs at least one stage") }
+        guard !stageNodes.isEmpty else {
+            throw r.error(stagesNode, "'stages' is empty: a job needs at least one stage")
+        }
 
         var stages: [StageSpec] = []
         var seen: [String: Int] = [:]
         for node in stageNodes {
             let stage = try parseStage(node, r)
             if let first = seen[stage.name] {
-                throw r.error(node, "duplicate stage name '\(stage.name)' (first defined on line \(first)); give each stage a distinct 'name'")
+                throw r.error(
+                    node,
+                    "duplicate stage name '\(stage.name)' (first defined on line \(first)); give each stage a distinct 'name'"
+                )
             }
             if stage.name.hasPrefix("_") || stage.name == "provenance" || stage.name.contains("/") {
                 throw r.error(node, "stage name '\(stage.name)' is reserved or not a folder name")
@@ -72,7 +79,8 @@ public struct RecipeLoader: Sendable {
             seen[stage.name] = stage.line
             stages.append(stage)
         }
-        return Recipe(sourcePath: path, text: text, name: name, seed: seed, input: input, output: output, stages: stages)
+        return Recipe(
+            sourcePath: path, text: text, name: name, seed: seed, input: input, output: output, stages: stages)
     }
 
     // MARK: - Sections
@@ -85,11 +93,14 @@ public struct RecipeLoader: Sendable {
         var format = "jsonl"
         if let n = m["format"] { format = try r.string(n, what: "input.format") }
         guard InputSpec.formats.contains(format) else {
-            throw r.error(m["format"] ?? node, "unknown input format '\(format)' (formats: \(InputSpec.formats.joined(separator: ", ")))")
+            throw r.error(
+                m["format"] ?? node,
+                "unknown input format '\(format)' (formats: \(InputSpec.formats.joined(separator: ", ")))")
         }
         var maxLine = ShardReaderDefaults.maxLineBytes
         if let n = m["max_line_bytes"] {
-            guard case .success(let v) = ParameterType.byteSize.normalize(r.json(n)), let bytes = v.intValue, bytes > 0 else {
+            guard case .success(let v) = ParameterType.byteSize.normalize(r.json(n)), let bytes = v.intValue, bytes > 0
+            else {
                 throw r.error(n, "input.max_line_bytes: expected a size such as 64MiB")
             }
             maxLine = bytes
@@ -108,7 +119,9 @@ public struct RecipeLoader: Sendable {
         var level = 3
         if let n = m["compression_level"] {
             level = try r.int(n, what: "output.compression_level")
-            guard (-7...22).contains(level) else { throw r.error(n, "output.compression_level must be in -7…22 (zstd levels)") }
+            guard (-7...22).contains(level) else {
+                throw r.error(n, "output.compression_level must be in -7…22 (zstd levels)")
+            }
         }
         var writeRejected = true
         if let n = m["write_rejected"] { writeRejected = try r.bool(n, what: "output.write_rejected") }
@@ -206,13 +219,16 @@ public struct RecipeLoader: Sendable {
     private static func yamlError(_ e: YamlError, path: String) -> RecipeError {
         switch e {
         case .scanner(let context, let problem, let mark, _):
-            return RecipeError(path: path, line: mark.line, column: mark.column,
+            return RecipeError(
+                path: path, line: mark.line, column: mark.column,
                 message: "invalid YAML: \(problem)" + (context.map { " \($0.text)" } ?? ""))
         case .parser(let context, let problem, let mark, _):
-            return RecipeError(path: path, line: mark.line, column: mark.column,
+            return RecipeError(
+                path: path, line: mark.line, column: mark.column,
                 message: "invalid YAML: \(problem)" + (context.map { " \($0.text)" } ?? ""))
         case .composer(let context, let problem, let mark, _):
-            return RecipeError(path: path, line: mark.line, column: mark.column,
+            return RecipeError(
+                path: path, line: mark.line, column: mark.column,
                 message: "invalid YAML: \(problem)" + (context.map { " \($0.text)" } ?? ""))
         default:
             return RecipeError(path: path, line: nil, message: "invalid YAML: \(e)")

@@ -127,7 +127,8 @@ public struct Inspector {
         var body = o["text"]?.stringValue ?? o["raw"]?.stringValue ?? ""
         if body.count > maxChars { body = String(body.prefix(maxChars)) + " […]" }
         var meta: [String] = []
-        for (k, v) in o where !["id", "text", "darwin", "raw", "raw_base64", "kind", "error", "shard", "line"].contains(k) {
+        for (k, v) in o
+        where !["id", "text", "darwin", "raw", "raw_base64", "kind", "error", "shard", "line"].contains(k) {
             var s = JSONWriter.string(v)
             if s.count > 120 { s = String(s.prefix(120)) + "…" }
             meta.append("\(k): \(s)")

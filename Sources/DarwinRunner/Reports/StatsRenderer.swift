@@ -32,7 +32,9 @@ public struct StatsRenderer {
             state = "incomplete"
         }
         out += "job \(report.outputDirectory) · recipe \(job.recipePath) · darwin \(job.darwinVersion) · \(state)\n\n"
-        var rows = [["stage", "level", "tasks", "docs in", "docs out", "kept", "rejected", "errors", "MB in", "MB out", "time"]]
+        var rows = [
+            ["stage", "level", "tasks", "docs in", "docs out", "kept", "rejected", "errors", "MB in", "MB out", "time"]
+        ]
         for s in summaries {
             rows.append([
                 s.name, "L\(s.level)", "\(s.tasksDone)/\(s.tasksTotal)", Format.count(s.counts.docsIn),
@@ -56,23 +58,32 @@ public struct StatsRenderer {
             var stepRows = [["step", "docs in", "dropped", "share", "rule", "docs", "MB", "time"]]
             for t in steps {
                 let rules = t.stats.drops.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                let head = [t.step, Format.count(t.stats.documentsIn), Format.count(t.stats.dropped),
-                    Format.percent(t.stats.dropped, of: t.stats.documentsIn)]
+                let head = [
+                    t.step, Format.count(t.stats.documentsIn), Format.count(t.stats.dropped),
+                    Format.percent(t.stats.dropped, of: t.stats.documentsIn),
+                ]
                 if rules.isEmpty {
                     stepRows.append(head + ["–", "", "", Self.seconds(t.stats.seconds)])
                 }
                 for (i, (rule, n)) in rules.enumerated() {
                     let lead = i == 0 ? head : ["", "", "", ""]
-                    stepRows.append(lead + [rule, Format.count(n), Self.mb(t.stats.dropBytes[rule] ?? 0),
-                        i == 0 ? Self.seconds(t.stats.seconds) : ""])
+                    stepRows.append(
+                        lead + [
+                            rule, Format.count(n), Self.mb(t.stats.dropBytes[rule] ?? 0),
+                            i == 0 ? Self.seconds(t.stats.seconds) : "",
+                        ])
                 }
             }
             out += Self.indent(Self.align(stepRows, rightAligned: [1, 2, 3, 5, 6, 7]))
-            let counters = steps.flatMap { t in t.stats.counters.sorted { $0.key < $1.key }.map { "\(t.step).\($0.key) \(Format.count($0.value))" } }
+            let counters = steps.flatMap { t in
+                t.stats.counters.sorted { $0.key < $1.key }.map { "\(t.step).\($0.key) \(Format.count($0.value))" }
+            }
             if !counters.isEmpty { out += "  counters: " + counters.joined(separator: ", ") + "\n" }
             if !errors.isEmpty {
-                out += "  input errors: "
-                    + errors.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.count($0.value))" }.joined(separator: ", ")
+                out +=
+                    "  input errors: "
+                    + errors.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.count($0.value))" }.joined(
+                        separator: ", ")
                     + " (see \(s.name)/_errors/)\n"
             }
             for t in steps {
@@ -121,34 +132,46 @@ public struct StatsRenderer {
             o["bytes_rejected"] = n(s.counts.bytesRejected)
             o["wall_seconds"] = d(s.wallSeconds)
             o["task_seconds"] = d(s.taskSeconds)
-            o["input_errors"] = .object(JSONObject((report.inputErrors[s.name] ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))
-            o["steps"] = .array(report.steps(of: s.name).map { t in
-                var so = JSONObject()
-                so["step"] = .string(t.step)
-                so["position"] = n(t.position)
-                so["docs_in"] = n(t.stats.documentsIn)
-                so["dropped"] = n(t.stats.dropped)
-                so["seconds"] = d(t.stats.seconds)
-                so["drops"] = .object(JSONObject(t.stats.drops.sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))
-                so["drop_bytes"] = .object(JSONObject(t.stats.dropBytes.sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))
-                so["counters"] = .object(JSONObject(t.stats.counters.sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))
-                so["histograms"] = .object(JSONObject(t.stats.histograms.sorted { $0.key < $1.key }.map { (name, h) in
-                    var ho = JSONObject()
-                    ho["scale"] = .string(h.spec.scale.rawValue)
-                    ho["edges"] = .array((0...h.spec.bins).map { .number(JSONNumber(h.spec.edge($0))) })
-                    ho["counts"] = .array(h.counts.map(n))
-                    ho["underflow"] = n(h.underflow)
-                    ho["overflow"] = n(h.overflow)
-                    ho["total"] = n(h.total)
-                    if let m = h.mean { ho["mean"] = .number(JSONNumber(m)) }
-                    if h.total > 0 {
-                        ho["min"] = .number(JSONNumber(h.minimum))
-                        ho["max"] = .number(JSONNumber(h.maximum))
-                    }
-                    return (key: name, value: .object(ho))
-                }))
-                return .object(so)
-            })
+            o["input_errors"] = .object(
+                JSONObject(
+                    (report.inputErrors[s.name] ?? [:]).sorted { $0.key < $1.key }.map {
+                        (key: $0.key, value: n($0.value))
+                    }))
+            o["steps"] = .array(
+                report.steps(of: s.name).map { t in
+                    var so = JSONObject()
+                    so["step"] = .string(t.step)
+                    so["position"] = n(t.position)
+                    so["docs_in"] = n(t.stats.documentsIn)
+                    so["dropped"] = n(t.stats.dropped)
+                    so["seconds"] = d(t.stats.seconds)
+                    so["drops"] = .object(
+                        JSONObject(t.stats.drops.sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))
+                    so["drop_bytes"] = .object(
+                        JSONObject(
+                            t.stats.dropBytes.sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))
+                    so["counters"] = .object(
+                        JSONObject(
+                            t.stats.counters.sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))
+                    so["histograms"] = .object(
+                        JSONObject(
+                            t.stats.histograms.sorted { $0.key < $1.key }.map { (name, h) in
+                                var ho = JSONObject()
+                                ho["scale"] = .string(h.spec.scale.rawValue)
+                                ho["edges"] = .array((0...h.spec.bins).map { .number(JSONNumber(h.spec.edge($0))) })
+                                ho["counts"] = .array(h.counts.map(n))
+                                ho["underflow"] = n(h.underflow)
+                                ho["overflow"] = n(h.overflow)
+                                ho["total"] = n(h.total)
+                                if let m = h.mean { ho["mean"] = .number(JSONNumber(m)) }
+                                if h.total > 0 {
+                                    ho["min"] = .number(JSONNumber(h.minimum))
+                                    ho["max"] = .number(JSONNumber(h.maximum))
+                                }
+                                return (key: name, value: .object(ho))
+                            }))
+                    return .object(so)
+                })
             stages.append(.object(o))
         }
         var root = JSONObject()
@@ -196,7 +219,8 @@ public struct StatsRenderer {
     }
 
     public static func indent(_ s: String) -> String {
-        s.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
+        s.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(
+            separator: "\n")
     }
 
     /// Aligns rows into columns separated by two spaces; the first row is the header.
@@ -237,7 +261,8 @@ public struct HistogramChart {
         if let m = h.mean { out += String(format: ", mean %.4g", m) }
         out += String(format: ", min %.4g, max %.4g)\n", h.minimum, h.maximum)
         // Show the bins between the first and last non-empty ones.
-        guard let first = h.counts.firstIndex(where: { $0 > 0 }), let last = h.counts.lastIndex(where: { $0 > 0 }) else {
+        guard let first = h.counts.firstIndex(where: { $0 > 0 }), let last = h.counts.lastIndex(where: { $0 > 0 })
+        else {
             if h.underflow > 0 { out += "  all \(h.underflow) values below \(h.spec.lower)\n" }
             if h.overflow > 0 { out += "  all \(h.overflow) values at or above \(h.spec.upper)\n" }
             return out
@@ -250,15 +275,25 @@ public struct HistogramChart {
         }
         func edge(_ x: Double) -> String { String(format: "%.4g", x) }
         var rows: [[String]] = []
-        if h.underflow > 0 { rows.append(["< " + edge(h.spec.lower), Format.count(h.underflow), Format.percent(cumulative, of: h.total), bar(h.underflow)]) }
+        if h.underflow > 0 {
+            rows.append([
+                "< " + edge(h.spec.lower), Format.count(h.underflow), Format.percent(cumulative, of: h.total),
+                bar(h.underflow),
+            ])
+        }
         for i in first...last {
             cumulative += h.counts[i]
-            rows.append([edge(h.spec.edge(i)) + " – " + edge(h.spec.edge(i + 1)), Format.count(h.counts[i]),
-                Format.percent(cumulative, of: h.total), bar(h.counts[i])])
+            rows.append([
+                edge(h.spec.edge(i)) + " – " + edge(h.spec.edge(i + 1)), Format.count(h.counts[i]),
+                Format.percent(cumulative, of: h.total), bar(h.counts[i]),
+            ])
         }
         if h.overflow > 0 {
             cumulative += h.overflow
-            rows.append(["≥ " + edge(h.spec.upper), Format.count(h.overflow), Format.percent(cumulative, of: h.total), bar(h.overflow)])
+            rows.append([
+                "≥ " + edge(h.spec.upper), Format.count(h.overflow), Format.percent(cumulative, of: h.total),
+                bar(h.overflow),
+            ])
         }
         out += StatsRenderer.align([["bin", "count", "cum.", ""]] + rows, rightAligned: [1, 2])
         return out

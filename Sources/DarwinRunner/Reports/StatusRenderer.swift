@@ -81,7 +81,9 @@ public struct StatusRenderer {
         let failed = report.tasks.filter { $0.status == .failed }
         if !failed.isEmpty {
             out += "\nfailed tasks (rerun `darwin resume \(report.outputDirectory)` to retry):\n"
-            for t in failed { out += "  \(t.key.stage)/\(t.shard) (\(t.phaseName), \(t.attempts) attempt(s)): \(t.error ?? "")\n" }
+            for t in failed {
+                out += "  \(t.key.stage)/\(t.shard) (\(t.phaseName), \(t.attempts) attempt(s)): \(t.error ?? "")\n"
+            }
         }
         return out
     }
@@ -92,24 +94,27 @@ public struct StatusRenderer {
         root["output"] = .string(report.outputDirectory)
         root["running"] = .bool(report.isRunning)
         root["complete"] = .bool(report.job.finishedAt != nil)
-        root["phases"] = .array(phases.map { p in
-            var o = JSONObject()
-            o["stage"] = .string(p.stage)
-            o["phase"] = .number(JSONNumber(p.phase))
-            o["name"] = .string(p.name)
-            o["total"] = .number(JSONNumber(p.total))
-            for s in TaskStatus.allCases { o[s.rawValue] = .number(JSONNumber(p.counts[s] ?? 0)) }
-            if let v = p.docsPerSecond { o["docs_per_second"] = .number(JSONNumber(v.rounded())) }
-            if let v = p.bytesPerSecond { o["bytes_per_second"] = .number(JSONNumber(v.rounded())) }
-            if let v = p.etaSeconds { o["eta_seconds"] = .number(JSONNumber(v.rounded())) }
-            return .object(o)
-        })
-        root["failed"] = .array(report.tasks.filter { $0.status == .failed }.map { t in
-            .object(JSONObject([
-                (key: "stage", value: .string(t.key.stage)), (key: "phase", value: .string(t.phaseName)),
-                (key: "shard", value: .string(t.shard)), (key: "error", value: .string(t.error ?? "")),
-            ]))
-        })
+        root["phases"] = .array(
+            phases.map { p in
+                var o = JSONObject()
+                o["stage"] = .string(p.stage)
+                o["phase"] = .number(JSONNumber(p.phase))
+                o["name"] = .string(p.name)
+                o["total"] = .number(JSONNumber(p.total))
+                for s in TaskStatus.allCases { o[s.rawValue] = .number(JSONNumber(p.counts[s] ?? 0)) }
+                if let v = p.docsPerSecond { o["docs_per_second"] = .number(JSONNumber(v.rounded())) }
+                if let v = p.bytesPerSecond { o["bytes_per_second"] = .number(JSONNumber(v.rounded())) }
+                if let v = p.etaSeconds { o["eta_seconds"] = .number(JSONNumber(v.rounded())) }
+                return .object(o)
+            })
+        root["failed"] = .array(
+            report.tasks.filter { $0.status == .failed }.map { t in
+                .object(
+                    JSONObject([
+                        (key: "stage", value: .string(t.key.stage)), (key: "phase", value: .string(t.phaseName)),
+                        (key: "shard", value: .string(t.shard)), (key: "error", value: .string(t.error ?? "")),
+                    ]))
+            })
         return .object(root)
     }
 }

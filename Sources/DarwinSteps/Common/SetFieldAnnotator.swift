@@ -20,17 +20,20 @@ struct SetFieldAnnotator: StreamingStep {
             ParameterSpec("overwrite", .boolean, default: true, "replace a value the document already has"),
         ],
         examples: [
-            StepExample(#"{"id":"a","text":"x"}"#, parameters: ["field": "metadata.license", "value": "cc-by"],
+            StepExample(
+                #"{"id":"a","text":"x"}"#, parameters: ["field": "metadata.license", "value": "cc-by"],
                 expect: .keep)
         ],
         make: { p in
             let field = p.string("field")
             let root = field.split(separator: ".").first.map(String.init) ?? ""
-            if field.isEmpty || field.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+            if field.isEmpty || field.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty)
+            {
                 throw ParameterError("field", "field '\(field)' is not a dotted path such as metadata.license")
             }
             if ["id", "text", "darwin"].contains(root) {
-                throw ParameterError("field", "field '\(field)' is owned by darwin or is the document's identity; choose another")
+                throw ParameterError(
+                    "field", "field '\(field)' is owned by darwin or is the document's identity; choose another")
             }
             return .streaming(SetFieldAnnotator(field: field, value: p.json("value"), overwrite: p.bool("overwrite")))
         })

@@ -28,16 +28,21 @@ struct ExactDedupFilter: GlobalStep {
         reference: "exact-match document dedup (datatrove ExactDedup, Dolma dedupe on a key), XXH3-128 hashes",
         kind: .global,
         parameters: [
-            ParameterSpec("field", .string, default: "text", "dotted path of the field compared (text, url, metadata.x)"),
-            ParameterSpec("normalize", .choice(["none", "whitespace", "lowercase"]), default: "whitespace",
+            ParameterSpec(
+                "field", .string, default: "text", "dotted path of the field compared (text, url, metadata.x)"),
+            ParameterSpec(
+                "normalize", .choice(["none", "whitespace", "lowercase"]), default: "whitespace",
                 "none: exact bytes; whitespace: whitespace runs collapsed and trimmed; lowercase: also lower-cased"),
-            ParameterSpec("partitions", .integer(min: 1, max: 4096), default: 16,
+            ParameterSpec(
+                "partitions", .integer(min: 1, max: 4096), default: 16,
                 "hash partitions grouped in parallel (more partitions, less memory per task)"),
         ],
         make: { p in
             .global(
-                ExactDedupFilter(field: p.string("field"),
-                    normalization: Normalization(rawValue: p.string("normalize")) ?? .whitespace, partitions: p.int("partitions")))
+                ExactDedupFilter(
+                    field: p.string("field"),
+                    normalization: Normalization(rawValue: p.string("normalize")) ?? .whitespace,
+                    partitions: p.int("partitions")))
         })
 
     var reducePhases: [ReducePhase] { [ReducePhase(name: "group", partitions: partitions)] }
@@ -71,7 +76,9 @@ struct ExactDedupFilter: GlobalStep {
         Collector(step: self, shard: shard, workspace: workspace)
     }
 
-    func reduce(phase: Int, partition: Int, shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext) throws {
+    func reduce(phase: Int, partition: Int, shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext)
+        throws
+    {
         struct Entry {
             var high: UInt64
             var low: UInt64
@@ -89,10 +96,14 @@ struct ExactDedupFilter: GlobalStep {
             }
             var offsets: [Int] = []
             for _ in 0...partitions { offsets.append(Int(try h.uint64())) }
-            let range = try BinaryFile.read(path, offset: offsets[partition], count: offsets[partition + 1] - offsets[partition])
+            let range = try BinaryFile.read(
+                path, offset: offsets[partition], count: offsets[partition + 1] - offsets[partition])
             var r = ByteReader(range, path: path)
             while !r.isAtEnd {
-                entries.append(Entry(high: try r.uint64(), low: try r.uint64(), shard: shard.index, document: try r.uint64(), id: try r.string()))
+                entries.append(
+                    Entry(
+                        high: try r.uint64(), low: try r.uint64(), shard: shard.index, document: try r.uint64(),
+                        id: try r.string()))
             }
         }
         entries.sort { ($0.high, $0.low, $0.shard, $0.document) < ($1.high, $1.low, $1.shard, $1.document) }
@@ -137,7 +148,9 @@ struct ExactDedupFilter: GlobalStep {
             var h = ByteReader(header, path: path)
             guard try h.uint32() == Self.decisionMagic else { throw StepError(.shard, "\(path): not a decision file") }
             let shardCount = Int(try h.uint32())
-            guard shard.index < shardCount else { throw StepError(.shard, "\(path): has no entry for shard \(shard.index)") }
+            guard shard.index < shardCount else {
+                throw StepError(.shard, "\(path): has no entry for shard \(shard.index)")
+            }
             var o = ByteReader(try BinaryFile.read(path, offset: 8 + 8 * shard.index, count: 16), path: path)
             let start = Int(try o.uint64()), end = Int(try o.uint64())
             var r = ByteReader(try BinaryFile.read(path, offset: start, count: end - start), path: path)

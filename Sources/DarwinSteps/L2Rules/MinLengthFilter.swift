@@ -22,20 +22,24 @@ struct MinLengthFilter: StreamingStep {
         parameters: [
             ParameterSpec("min", .integer(min: 0), default: 1, "shortest length kept"),
             ParameterSpec("max", .integer(min: 0), default: .null, "longest length kept (none by default)"),
-            ParameterSpec("unit", .choice(["chars", "bytes", "words"]), default: "chars",
+            ParameterSpec(
+                "unit", .choice(["chars", "bytes", "words"]), default: "chars",
                 "what is counted: Unicode code points, UTF-8 bytes, or whitespace-separated words"),
         ],
         histograms: [
-            HistogramSpec(name: "length", lower: 1, upper: 1e8, bins: 32, scale: .log,
+            HistogramSpec(
+                name: "length", lower: 1, upper: 1e8, bins: 32, scale: .log,
                 summary: "document length in the chosen unit")
         ],
         examples: [
             StepExample(#"{"id":"a","text":"hello world"}"#, parameters: ["min": 5], expect: .keep),
             StepExample(#"{"id":"b","text":"hi"}"#, parameters: ["min": 5], expect: .drop(rule: "too_short")),
-            StepExample(#"{"id":"c","text":"one two three"}"#, parameters: ["min": 1, "max": 2, "unit": "words"],
+            StepExample(
+                #"{"id":"c","text":"one two three"}"#, parameters: ["min": 1, "max": 2, "unit": "words"],
                 expect: .drop(rule: "too_long")),
             StepExample(#"{"id":"d","text":"日本語の文章"}"#, parameters: ["min": 6, "unit": "chars"], expect: .keep),
-            StepExample(#"{"id":"e","text":"日本語"}"#, parameters: ["min": 10, "unit": "bytes"],
+            StepExample(
+                #"{"id":"e","text":"日本語"}"#, parameters: ["min": 10, "unit": "bytes"],
                 expect: .drop(rule: "too_short")),
         ],
         make: { p in
@@ -44,7 +48,8 @@ struct MinLengthFilter: StreamingStep {
                 throw ParameterError("max", "max (\(maximum)) is below min (\(p.int("min")))")
             }
             return .streaming(
-                MinLengthFilter(minimum: p.int("min"), maximum: maximum, unit: Unit(rawValue: p.string("unit")) ?? .chars))
+                MinLengthFilter(
+                    minimum: p.int("min"), maximum: maximum, unit: Unit(rawValue: p.string("unit")) ?? .chars))
         })
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
@@ -56,10 +61,12 @@ struct MinLengthFilter: StreamingStep {
         }
         context.observe("length", Double(length))
         if length < minimum {
-            return .drop(rule: "too_short", detail: ["length": .number(JSONNumber(length)), "min": .number(JSONNumber(minimum))])
+            return .drop(
+                rule: "too_short", detail: ["length": .number(JSONNumber(length)), "min": .number(JSONNumber(minimum))])
         }
         if let maximum, length > maximum {
-            return .drop(rule: "too_long", detail: ["length": .number(JSONNumber(length)), "max": .number(JSONNumber(maximum))])
+            return .drop(
+                rule: "too_long", detail: ["length": .number(JSONNumber(length)), "max": .number(JSONNumber(maximum))])
         }
         return .keep
     }

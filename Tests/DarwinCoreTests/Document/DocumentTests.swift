@@ -3,7 +3,8 @@ import Testing
 
 @Suite struct DocumentTests {
     @Test func unknownFieldsRoundTripByteForByte() throws {
-        let line = #"{"id":"x/1","text":"Line one\nLine \"two\" — ünïcode 中文","source":"s","weird":{"k":[1,2.50,{"deep":null}]},"n":1e5,"added":"2024-01-01T00:00:00Z"}"#
+        let line =
+            #"{"id":"x/1","text":"Line one\nLine \"two\" — ünïcode 中文","source":"s","weird":{"k":[1,2.50,{"deep":null}]},"n":1e5,"added":"2024-01-01T00:00:00Z"}"#
         let doc = try Document.parse(line)
         #expect(doc.jsonString == line)
         #expect(doc.id == "x/1")
@@ -23,7 +24,10 @@ import Testing
         doc.text = "new \"text\"\n"
         doc.setValue(0.97, atPath: "metadata.quality.edu")
         doc["source"] = "web"
-        #expect(doc.jsonString == #"{"text":"new \"text\"\n","id":7,"metadata":{"keep":true,"quality":{"edu":0.97}},"z":0,"source":"web"}"#)
+        #expect(
+            doc.jsonString
+                == #"{"text":"new \"text\"\n","id":7,"metadata":{"keep":true,"quality":{"edu":0.97}},"z":0,"source":"web"}"#
+        )
         #expect(doc.textUTF8Count == 11)
         let copy = doc
         doc.text = "changed"

@@ -9,7 +9,9 @@ import Testing
         var error = dj_error()
         let bytes = Array(s.utf8)
         let n = bytes.withUnsafeBufferPointer { b in
-            members.withUnsafeMutableBufferPointer { dj_scan_object(b.baseAddress, b.count, $0.baseAddress, $0.count, &error) }
+            members.withUnsafeMutableBufferPointer {
+                dj_scan_object(b.baseAddress, b.count, $0.baseAddress, $0.count, &error)
+            }
         }
         return (n, members, error)
     }
@@ -18,7 +20,9 @@ import Testing
         var members = [dj_member](repeating: dj_member(), count: 8)
         var error = dj_error()
         _ = bytes.withUnsafeBufferPointer { b in
-            members.withUnsafeMutableBufferPointer { dj_scan_object(b.baseAddress, b.count, $0.baseAddress, $0.count, &error) }
+            members.withUnsafeMutableBufferPointer {
+                dj_scan_object(b.baseAddress, b.count, $0.baseAddress, $0.count, &error)
+            }
         }
         return error
     }
@@ -40,22 +44,23 @@ import Testing
         #expect(r.members[3].value_decoded_length == 6)
     }
 
-    @Test(arguments: [
-        (#"{"a":1"#, DJ_ERR_SYNTAX, 6),
-        (#"{"a" 1}"#, DJ_ERR_SYNTAX, 5),
-        (#"{"a":01}"#, DJ_ERR_SYNTAX, 6),
-        (#"{"a":1,}"#, DJ_ERR_SYNTAX, 7),
-        (#"{"a":"x\q"}"#, DJ_ERR_ESCAPE, 7),
-        (#"{"a":"\u12G4"}"#, DJ_ERR_ESCAPE, 6),
-        ("{\"a\":\"x\ty\"}", DJ_ERR_CONTROL, 7),
-        (#"[1,2]"#, DJ_ERR_NOT_OBJECT, 0),
-        (#"{"a":1} x"#, DJ_ERR_TRAILING, 8),
-        ("   ", DJ_ERR_EMPTY, 3),
-        (#"{"a":tru}"#, DJ_ERR_SYNTAX, 5),
-        (#"{"a":-}"#, DJ_ERR_NUMBER, 6),
-        (#"{"a":1.}"#, DJ_ERR_NUMBER, 7),
-        (#"{"a":"unterminated}"#, DJ_ERR_SYNTAX, 5),
-    ] as [(String, dj_error_code, Int)])
+    @Test(
+        arguments: [
+            (#"{"a":1"#, DJ_ERR_SYNTAX, 6),
+            (#"{"a" 1}"#, DJ_ERR_SYNTAX, 5),
+            (#"{"a":01}"#, DJ_ERR_SYNTAX, 6),
+            (#"{"a":1,}"#, DJ_ERR_SYNTAX, 7),
+            (#"{"a":"x\q"}"#, DJ_ERR_ESCAPE, 7),
+            (#"{"a":"\u12G4"}"#, DJ_ERR_ESCAPE, 6),
+            ("{\"a\":\"x\ty\"}", DJ_ERR_CONTROL, 7),
+            (#"[1,2]"#, DJ_ERR_NOT_OBJECT, 0),
+            (#"{"a":1} x"#, DJ_ERR_TRAILING, 8),
+            ("   ", DJ_ERR_EMPTY, 3),
+            (#"{"a":tru}"#, DJ_ERR_SYNTAX, 5),
+            (#"{"a":-}"#, DJ_ERR_NUMBER, 6),
+            (#"{"a":1.}"#, DJ_ERR_NUMBER, 7),
+            (#"{"a":"unterminated}"#, DJ_ERR_SYNTAX, 5),
+        ] as [(String, dj_error_code, Int)])
     func malformed(line: String, code: dj_error_code, offset: Int) {
         let r = scan(line)
         #expect(r.count == -1)
@@ -101,7 +106,9 @@ import Testing
     }
 
     @Test func escapeRoundTrip() throws {
-        let texts = ["plain", "quote \" and \\ backslash", "controls \u{1}\u{1F}\n\r\t\u{8}\u{C}", "日本語 😀 \u{2028}", ""]
+        let texts = [
+            "plain", "quote \" and \\ backslash", "controls \u{1}\u{1F}\n\r\t\u{8}\u{C}", "日本語 😀 \u{2028}", "",
+        ]
         for t in texts {
             var out: [UInt8] = []
             JSONWriter.writeString(t, into: &out)

@@ -18,19 +18,24 @@ import Testing
         #expect(p.strings("langs") == ["fr"])
         #expect(p.int("size") == 64 << 20)
         #expect(p.optionalInt("limit") == nil)
-        #expect(p.canonicalJSON == #"{"fraction":0.5,"langs":["fr"],"limit":null,"min":1,"size":67108864,"unit":"chars"}"#)
+        #expect(
+            p.canonicalJSON == #"{"fraction":0.5,"langs":["fr"],"limit":null,"min":1,"size":67108864,"unit":"chars"}"#)
     }
 
-    @Test(arguments: [
-        ([("fraction", 0.5), ("minn", 3)], "unknown parameter 'minn'; did you mean 'min'?"),
-        ([("fraction", 1.5)], "parameter 'fraction': expected a number in 0…1, got 1.5"),
-        ([("fraction", "half")], "parameter 'fraction': expected a number, got 'half'"),
-        ([("fraction", 0.1), ("min", -1)], "parameter 'min': expected an integer ≥ 0, got -1"),
-        ([("fraction", 0.1), ("min", 2.5)], "parameter 'min': expected an integer, got 2.5"),
-        ([("fraction", 0.1), ("unit", "words")], "parameter 'unit': expected one of chars, bytes, got 'words'"),
-        ([("fraction", 0.1), ("size", "8 parsecs")], "parameter 'size': expected a size such as 8KB or 64MiB, got '8 parsecs'"),
-        ([("min", 1)], "missing required parameter 'fraction'"),
-    ] as [([(String, JSONValue)], String)])
+    @Test(
+        arguments: [
+            ([("fraction", 0.5), ("minn", 3)], "unknown parameter 'minn'; did you mean 'min'?"),
+            ([("fraction", 1.5)], "parameter 'fraction': expected a number in 0…1, got 1.5"),
+            ([("fraction", "half")], "parameter 'fraction': expected a number, got 'half'"),
+            ([("fraction", 0.1), ("min", -1)], "parameter 'min': expected an integer ≥ 0, got -1"),
+            ([("fraction", 0.1), ("min", 2.5)], "parameter 'min': expected an integer, got 2.5"),
+            ([("fraction", 0.1), ("unit", "words")], "parameter 'unit': expected one of chars, bytes, got 'words'"),
+            (
+                [("fraction", 0.1), ("size", "8 parsecs")],
+                "parameter 'size': expected a size such as 8KB or 64MiB, got '8 parsecs'"
+            ),
+            ([("min", 1)], "missing required parameter 'fraction'"),
+        ] as [([(String, JSONValue)], String)])
     func errors(raw: [(String, JSONValue)], message: String) {
         switch Parameters.validate(raw.map { (name: $0.0, value: $0.1) }, against: specs) {
         case .success: Issue.record("accepted \(raw)")

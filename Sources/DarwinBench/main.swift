@@ -1,0 +1,88 @@
+// darwin-bench: micro-benchmarks of darwin's hot paths against the obvious alternatives.
+//
+//   darwin-bench json SHARD...   parse + serialise every line: darwin's scanner vs Foundation's JSONSerialization
+import DarwinCore
+import DarwinIO
+import Foundation
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+func loadLines(_ paths: [String]) throws -> [[UInt8]] {
+    var lines: [[UInt8]] = []
+    for p in paths {
+        let reader = try ShardReader(path: p)
+        while let item = try reader.next() {
+            if case .document(let d) = item { lines.append(Array(d.jsonString.utf8)) }
+        }
+    }
+    return lines
+}
+
+func benchJSON(_ paths: [String]) throws {
+    let lines = try loadLines(paths)
+    let bytes = lines.reduce(0) { $0 + $1.count }
+    let mb = Double(bytes) / 1e6
+    print("json: \(lines.count) lines, \(String(format: "%.0f", mb)) MB (decompressed in advance; one thread)")
+
+    // darwin: validate + index the line, decode the text, add a field, serialise.
+    var best = Double.infinity
+    var sink = 0
+    for _ in 0..<3 {
+        let t0 = now()
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 20)
+        for l in lines {
+            var doc = try Document.parse(l)
+            sink &+= doc.text.utf8.count
+            doc.setValue(1, atPath: "metadata.seen")
+            out.removeAll(keepingCapacity: true)
+            doc.serialize(into: &out)
+            sink &+= out.count
+        }
+        best = min(best, now() - t0)
+    }
+    let darwinRate = mb / best
+
+    // Foundation: JSONSerialization to a dictionary and back.
+    var bestF = Double.infinity
+    let sampleCount = min(lines.count, 20_000)
+    var fbytes = 0
+    for l in lines.prefix(sampleCount) { fbytes += l.count }
+    let datas = lines.prefix(sampleCount).map { Data($0) }
+    let t0 = now()
+    for d in datas {
+        guard var o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else { continue }
+        sink &+= (o["text"] as? String)?.utf8.count ?? 0
+        var m = o["metadata"] as? [String: Any] ?? [:]
+        m["seen"] = 1
+        o["metadata"] = m
+        sink &+= try JSONSerialization.data(withJSONObject: o).count
+    }
+    bestF = now() - t0
+    let foundationRate = Double(fbytes) / 1e6 / bestF
+    print(String(format: "  darwin Document.parse + serialize: %7.0f MB/s", darwinRate))
+    print(
+        String(format: "  Foundation JSONSerialization:      %7.0f MB/s (first %d lines)", foundationRate, sampleCount))
+    print(String(format: "  ratio: %.1f×  (checksum %d)", darwinRate / foundationRate, sink % 1000))
+}
+
+let args = CommandLine.arguments.dropFirst()
+guard let command = args.first else {
+    FileHandle.standardError.write(Data("usage: darwin-bench json SHARD...\n".utf8))
+    exit(2)
+}
+do {
+    switch command {
+    case "json": try benchJSON(Array(args.dropFirst()))
+    default:
+        FileHandle.standardError.write(Data("unknown benchmark '\(command)'\n".utf8))
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("darwin-bench: \(error)\n".utf8))
+    exit(1)
+}
