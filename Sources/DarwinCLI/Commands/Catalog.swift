@@ -43,12 +43,15 @@ extension DarwinCommand {
             abstract: "The Data Darwinism levels and darwin's steps for each.")
 
         func run() throws {
+            let registry = StepCatalog.registry
+            let everywhere = registry.descriptors.filter { $0.levels.count == Level.allCases.count }.map(\.id)
             for level in Level.allCases {
-                let steps = StepCatalog.registry.descriptors.filter { $0.levels.first == level }.map(\.id)
+                let steps = registry.descriptors.filter { $0.levels.contains(level) && !everywhere.contains($0.id) }.map(\.id)
                 print("\(level)  \(level.name) — \(level.summary)")
                 print("    typical: \(level.typicalSteps)")
                 if !steps.isEmpty { print("    darwin steps: \(steps.joined(separator: ", "))") }
             }
+            if !everywhere.isEmpty { print("\nsteps usable at any level: \(everywhere.joined(separator: ", "))") }
         }
     }
 

@@ -191,7 +191,7 @@ public final class JobRunner: Sendable {
         let worldSize = options.worldSize
         let rank = options.rank
         let out = outputDirectory
-        let scheduler = TaskScheduler(plan: plan, rank: rank, worldSize: worldSize, done: done) {
+        let scheduler = TaskScheduler(plan: plan, rank: rank, worldSize: worldSize, done: done, control: control) {
             Self.remoteDone(out: out, rank: rank, worldSize: worldSize)
         }
         var summary = RunSummary()

@@ -30,8 +30,14 @@ final class TaskScheduler: @unchecked Sendable {
     /// Since when no local task could start because other ranks are behind.
     private var remoteWaitSince: Double?
 
-    init(plan: JobPlan, rank: Int, worldSize: Int, done: Set<TaskKey>, pollRemote: @escaping () -> Set<TaskKey>) {
+    private let control: RunControl
+
+    init(
+        plan: JobPlan, rank: Int, worldSize: Int, done: Set<TaskKey>, control: RunControl,
+        pollRemote: @escaping () -> Set<TaskKey>
+    ) {
         self.plan = plan
+        self.control = control
         self.rank = rank
         self.worldSize = worldSize
         self.pollRemote = pollRemote
@@ -81,7 +87,7 @@ final class TaskScheduler: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            if stopped { return nil }
+            if stopped || control.isStopping { return nil }
             var waitingOnRemote = false
             var anyWaiting = false
             for key in local where state[key] == .waiting {

@@ -38,8 +38,8 @@ public struct StatusRenderer {
                 let done = tasks.filter { $0.status == .done }
                 var p = PhaseStatus(stage: stage.name, phase: i, name: phase.name, total: phase.tasks, counts: counts)
                 let work = done.reduce(0.0) { $0 + ($1.seconds ?? 0) }
-                if work > 0 {
-                    let docs = done.reduce(0) { $0 + $1.counts.docsIn }
+                let docs = done.reduce(0) { $0 + $1.counts.docsIn }
+                if work > 0, docs > 0 {
                     let bytes = done.reduce(0) { $0 + $1.counts.bytesIn }
                     // Work seconds are per worker; the job runs `workers` of them at once.
                     p.docsPerSecond = Double(docs) / work * Double(workers)
