@@ -38,6 +38,7 @@ test: deps
 
 ## bench: throughput benchmarks on the shared corpus (built on first use under BENCH_DATA)
 bench: release
+	@scripts/install-deps time
 	scripts/bench/json "$(BENCH_DATA)"
 	scripts/bench/passthrough --data "$(BENCH_DATA)"
 
