@@ -22,15 +22,25 @@ let package = Package(
             name: "CDarwinJSON",
             cSettings: [.unsafeFlags(["-O3"])]
         ),
+        .target(
+            name: "CFastText",
+            cxxSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("fasttext")]
+        ),
+        .target(
+            name: "CDarwinText",
+            cSettings: [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("icuuc")]
+        ),
 
         // MARK: - darwin modules
-        .target(name: "DarwinCore", dependencies: ["CDarwinJSON", "CXXHash"]),
+        .target(name: "DarwinCore", dependencies: ["CDarwinJSON", "CDarwinText", "CXXHash"]),
         .target(name: "DarwinIO", dependencies: ["DarwinCore", "CZstd", "CZlib", "CXXHash"]),
         .target(
             name: "DarwinProvenance",
             dependencies: ["DarwinCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .target(name: "DarwinSteps", dependencies: ["DarwinCore", "DarwinIO", "CXXHash"]),
+        .target(name: "DarwinSteps", dependencies: ["DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText"]),
         .target(
             name: "DarwinRunner",
             dependencies: ["DarwinCore", "DarwinIO", "DarwinProvenance", "Yams"]
@@ -43,7 +53,7 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(name: "DarwinBench", dependencies: ["DarwinCore", "DarwinIO"]),
+        .executableTarget(name: "DarwinBench", dependencies: ["DarwinCore", "DarwinIO", "CDarwinText"]),
 
         // MARK: - tests
         .target(

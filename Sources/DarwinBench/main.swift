@@ -1,6 +1,7 @@
 // darwin-bench: micro-benchmarks of darwin's hot paths against the obvious alternatives.
 //
 //   darwin-bench json SHARD...   parse + serialise every line: darwin's scanner vs Foundation's JSONSerialization
+import CDarwinText
 import DarwinCore
 import DarwinIO
 import Foundation
@@ -70,6 +71,27 @@ func benchJSON(_ paths: [String]) throws {
     print(String(format: "  ratio: %.1f×  (checksum %d)", darwinRate / foundationRate, sink % 1000))
 }
 
+/// Prints, for each document, its id and its spaCy-compatible words separated by U+001F (for comparisons).
+func dumpWords(_ paths: [String]) throws {
+    for p in paths {
+        let reader = try ShardReader(path: p)
+        while let item = try reader.next() {
+            guard case .document(let d) = item else { continue }
+            var text = d.text
+            let words: [String] = text.withUTF8 { buf in
+                var toks = [dt_token](repeating: dt_token(), count: max(16, buf.count / 2))
+                let n = toks.withUnsafeMutableBufferPointer { dt_tokenize_en(buf.baseAddress, buf.count, $0.baseAddress, $0.count, 0) }
+                if n > toks.count {
+                    toks = [dt_token](repeating: dt_token(), count: n)
+                    _ = toks.withUnsafeMutableBufferPointer { dt_tokenize_en(buf.baseAddress, buf.count, $0.baseAddress, $0.count, 0) }
+                }
+                return toks.prefix(n).map { String(decoding: UnsafeBufferPointer(rebasing: buf[Int($0.start)..<Int($0.end)]), as: UTF8.self) }
+            }
+            print(d.id + "\t" + words.joined(separator: "\u{1F}"))
+        }
+    }
+}
+
 let args = CommandLine.arguments.dropFirst()
 guard let command = args.first else {
     FileHandle.standardError.write(Data("usage: darwin-bench json SHARD...\n".utf8))
@@ -78,6 +100,7 @@ guard let command = args.first else {
 do {
     switch command {
     case "json": try benchJSON(Array(args.dropFirst()))
+    case "words": try dumpWords(Array(args.dropFirst()))
     default:
         FileHandle.standardError.write(Data("unknown benchmark '\(command)'\n".utf8))
         exit(2)

@@ -34,6 +34,8 @@ public struct Document: @unchecked Sendable {
     private final class Cache {
         var text: String?
         var textBytes: Int
+        /// Values computed from the text (word splits, line indexes), dropped when the text changes.
+        var derived: [ObjectIdentifier: AnyObject] = [:]
         init(text: String) {
             self.text = text
             self.textBytes = text.utf8.count
@@ -161,6 +163,16 @@ public struct Document: @unchecked Sendable {
             cache = Cache(text: newValue)
             setMember("text", .string(newValue))
         }
+    }
+
+    /// A value computed from the text, shared by the steps of a stage until the text changes.
+    ///
+    /// Steps that need the same expensive analysis (a word split, say) compute it once per document.
+    public func derived<T: AnyObject>(_ type: T.Type, _ make: (String) -> T) -> T {
+        if let v = cache.derived[ObjectIdentifier(type)] as? T { return v }
+        let v = make(text)
+        cache.derived[ObjectIdentifier(type)] = v
+        return v
     }
 
     /// Names of the top-level fields, in order.

@@ -30,3 +30,12 @@ public enum TextBytes {
         withCollapsedWhitespace(s, lowercaseASCII: lowercaseASCII) { String(decoding: $0, as: UTF8.self) }
     }
 }
+
+extension TextBytes {
+    /// Number of code points in valid UTF-8.
+    public static func codePointCount(_ bytes: ArraySlice<UInt8>) -> Int {
+        var n = 0
+        for b in bytes where b & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
+}

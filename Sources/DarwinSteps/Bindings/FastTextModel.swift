@@ -1,0 +1,125 @@
+import CFastText
+import DarwinCore
+import Foundation
+
+/// A loaded fastText model, shared read-only by every task that uses the same file.
+final class FastTextModel: @unchecked Sendable {
+    // @unchecked: the C model is immutable after loading and its predict path is thread-safe; per-thread
+    // state lives in `FastTextPredictor`.
+
+    let path: String
+    let handle: OpaquePointer
+    /// Labels without the "__label__" prefix.
+    let labels: [String]
+    let isSupervised: Bool
+    let dimension: Int
+
+    private init(path: String, handle: OpaquePointer) {
+        self.path = path
+        self.handle = handle
+        isSupervised = cft_model_is_supervised(handle) != 0
+        dimension = Int(cft_model_dim(handle))
+        labels = (0..<Int(cft_model_label_count(handle))).map { i in
+            let raw = String(cString: cft_model_label(handle, Int32(i)))
+            return raw.hasPrefix("__label__") ? String(raw.dropFirst(9)) : raw
+        }
+    }
+
+    deinit { cft_model_free(handle) }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var loaded: [String: FastTextModel] = [:]
+
+    /// The model at `path`, loaded once per process.
+    ///
+    /// - Throws: ``ParameterError`` naming the file and why it cannot be used.
+    static func shared(path: String, parameter: String) throws -> FastTextModel {
+        try lock.withLock {
+            if let m = loaded[path] { return m }
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+                throw ParameterError(parameter, "model file \(path) does not exist")
+            }
+            var error = [CChar](repeating: 0, count: 512)
+            guard let h = cft_model_load(path, &error, error.count) else {
+                let why = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                throw ParameterError(parameter, "cannot load fastText model \(path): \(why)")
+            }
+            let m = FastTextModel(path: path, handle: h)
+            loaded[path] = m
+            return m
+        }
+    }
+}
+
+/// Predictions of one thread, with a token cache.
+final class FastTextPredictor {
+    let model: FastTextModel
+    private let handle: OpaquePointer
+    private var labels: [Int32]
+    private var probs: [Float]
+
+    init(model: FastTextModel, cacheEntries: Int = 200_000) throws {
+        self.model = model
+        guard let h = cft_predictor_new(model.handle, cacheEntries) else {
+            throw StepError(.shard, "cannot create a fastText predictor (out of memory)")
+        }
+        handle = h
+        labels = Array(repeating: 0, count: max(1, model.labels.count))
+        probs = Array(repeating: 0, count: max(1, model.labels.count))
+    }
+
+    deinit { cft_predictor_free(handle) }
+
+    /// The top `k` labels (all when k <= 0) with probability ≥ `threshold`, best first.
+    func predict(_ text: String, k: Int = -1, threshold: Float = 0) throws -> [(label: Int, probability: Float)] {
+        var text = text
+        let n = text.withUTF8 { buf in
+            buf.withMemoryRebound(to: CChar.self) { chars in
+                labels.withUnsafeMutableBufferPointer { l in
+                    probs.withUnsafeMutableBufferPointer { p in
+                        cft_predict(handle, chars.baseAddress, chars.count, Int32(k), threshold, l.baseAddress, p.baseAddress)
+                    }
+                }
+            }
+        }
+        guard n >= 0 else { throw StepError(.document, "fastText prediction failed") }
+        return (0..<Int(n)).map { (Int(labels[$0]), probs[$0]) }
+    }
+
+    /// The reference `predictLine` path (no cache), for checks.
+    func predictReference(_ text: String, k: Int = -1, threshold: Float = 0) -> [(label: Int, probability: Float)] {
+        var text = text
+        let n = text.withUTF8 { buf in
+            buf.withMemoryRebound(to: CChar.self) { chars in
+                labels.withUnsafeMutableBufferPointer { l in
+                    probs.withUnsafeMutableBufferPointer { p in
+                        cft_predict_reference(model.handle, chars.baseAddress, chars.count, Int32(k), threshold, l.baseAddress, p.baseAddress)
+                    }
+                }
+            }
+        }
+        return (0..<Int(max(0, n))).map { (Int(labels[$0]), probs[$0]) }
+    }
+}
+
+/// Where model files are found.
+enum ModelLocator {
+    /// Resolves a model parameter: a path as given (relative to the current directory), or a bare file
+    /// name looked up in $DARWIN_MODELS, ./.cache/models and the .cache/models of darwin's checkout.
+    static func resolve(_ name: String, parameter: String) throws -> String {
+        if name.contains("/") { return name }
+        var dirs: [String] = []
+        if let env = ProcessInfo.processInfo.environment["DARWIN_MODELS"] { dirs.append(env) }
+        dirs.append(FileManager.default.currentDirectoryPath + "/.cache/models")
+        // The checkout the binary was built in: <root>/.build/<config>/darwin.
+        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        var root = exe.deletingLastPathComponent()
+        for _ in 0..<3 {
+            root = root.deletingLastPathComponent()
+            dirs.append(root.path + "/.cache/models")
+        }
+        for d in dirs where FileManager.default.fileExists(atPath: d + "/" + name) { return d + "/" + name }
+        throw ParameterError(parameter, "model \(name) not found (looked in \(dirs.joined(separator: ", "))); run scripts/fetch-models or give a path")
+    }
+}

@@ -1,0 +1,79 @@
+import DarwinCore
+
+/// Identifies the language of each document with fastText's lid.176 model and keeps the chosen ones.
+///
+/// As datatrove's `LanguageFilter` (FineWeb uses it with English and 0.65): the text is read the way
+/// fastText reads one line (newlines are separators), every label is scored, `metadata.language` and
+/// `metadata.language_score` get the best label and its probability, and a document is kept when one of
+/// the wanted languages scores above the threshold (or, with no languages given, when the best one does).
+struct LanguageIdentifier: StreamingStep {
+    let predictor: FastTextPredictor
+    let wanted: [Int]  // label indices; empty = any language
+    let threshold: Float
+    let annotateOnly: Bool
+
+    static let descriptor = StepDescriptor(
+        id: "language_id", version: 1, levels: [.l2],
+        summary: "identify the language with fastText lid.176; annotate metadata.language(_score); keep chosen languages",
+        reference: "fastText lid.176 (Joulin et al. 2016); datatrove LanguageFilter; FineWeb keeps en > 0.65",
+        kind: .streaming,
+        parameters: [
+            ParameterSpec("languages", .stringList, default: .null,
+                "language codes to keep, as the model names them (en, fr, zh, …); none: any language"),
+            ParameterSpec("threshold", .number(min: 0, max: 1), default: 0.65,
+                "a wanted language must score above this (FineWeb: 0.65)"),
+            ParameterSpec("model", .string, default: "lid.176.ftz",
+                "fastText model: a path, or a file name looked up in $DARWIN_MODELS and .cache/models"),
+            ParameterSpec("annotate_only", .boolean, default: false, "only annotate; drop nothing"),
+        ],
+        histograms: [
+            HistogramSpec(name: "language_score", lower: 0, upper: 1, bins: 20, scale: .linear,
+                summary: "probability of the best language")
+        ],
+        examples: [],
+        make: { p in
+            let path = try ModelLocator.resolve(p.string("model"), parameter: "model")
+            let model = try FastTextModel.shared(path: path, parameter: "model")
+            guard model.isSupervised, !model.labels.isEmpty else {
+                throw ParameterError("model", "\(path) is a word-vector model, not a classifier")
+            }
+            var wanted: [Int] = []
+            for code in p.strings("languages") {
+                guard let i = model.labels.firstIndex(of: code) else {
+                    var message = "unknown language code '\(code)' for \(path.split(separator: "/").last ?? "")"
+                    if let near = nearest(code, in: model.labels) { message += "; did you mean '\(near)'?" }
+                    message += " (the model's codes: \(model.labels.prefix(12).joined(separator: ", ")), …)"
+                    throw ParameterError("languages", message)
+                }
+                wanted.append(i)
+            }
+            return .streaming(
+                LanguageIdentifier(predictor: try FastTextPredictor(model: model), wanted: wanted,
+                    threshold: Float(p.double("threshold")), annotateOnly: p.bool("annotate_only")))
+        })
+
+    func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
+        let predictions = try predictor.predict(document.text)
+        guard let best = predictions.first else {
+            // No features at all (cannot happen with a vocabulary that has the end-of-line token).
+            return annotateOnly ? .keep : .drop(rule: "no_prediction")
+        }
+        let label = predictor.model.labels[best.label]
+        document.setValue(.string(label), atPath: "metadata.language")
+        document.setValue(.number(JSONNumber(Double(best.probability))), atPath: "metadata.language_score")
+        context.observe("language_score", Double(best.probability))
+        context.count("language." + label)
+        if annotateOnly { return .keep }
+        if wanted.isEmpty {
+            return best.probability > threshold
+                ? .keep : .drop(rule: "low_score", detail: ["language": .string(label), "score": .number(JSONNumber(Double(best.probability)))])
+        }
+        for p in predictions where wanted.contains(p.label) && p.probability > threshold { return .keep }
+        let wantedBest = predictions.first { wanted.contains($0.label) }
+        let detail: JSONValue = [
+            "language": .string(label), "score": .number(JSONNumber(Double(best.probability))),
+            "wanted_score": .number(JSONNumber(Double(wantedBest?.probability ?? 0))),
+        ]
+        return .drop(rule: wanted.contains(best.label) ? "low_score" : "other_language", detail: detail)
+    }
+}
