@@ -40,7 +40,7 @@ let package = Package(
             name: "DarwinProvenance",
             dependencies: ["DarwinCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .target(name: "DarwinSteps", dependencies: ["DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText"]),
+        .target(name: "DarwinSteps", dependencies: ["DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText", "Yams"]),
         .target(
             name: "DarwinRunner",
             dependencies: ["DarwinCore", "DarwinIO", "DarwinProvenance", "Yams"]

@@ -135,8 +135,8 @@ int dt_has_prop(dt_prop prop, uint32_t cp) {
     ensure_tables();
     static const int map[] = {DT_CLASS_PY_SPACE,  DT_CLASS_PY_ALPHA,  DT_CLASS_PY_DECIMAL, DT_CLASS_PY_WORD,
                               DT_CLASS_CAT_P,     DT_CLASS_DT_PUNCT,  DT_CLASS_DT_TERMINAL, DT_CLASS_CAT_CC,
-                              DT_CLASS_CAT_CN,    DT_CLASS_CAT_CO,    DT_CLASS_CAT_MN};
-    if ((int)prop < 0 || (int)prop > 10) return 0;
+                              DT_CLASS_CAT_CN,    DT_CLASS_CAT_CO,    DT_CLASS_CAT_MN, DT_CLASS_DT_PUNCTUATION_STR};
+    if ((int)prop < 0 || (int)prop > 11) return 0;
     return class_has(map[prop], cp);
 }
 

@@ -7,5 +7,15 @@ public enum StepCatalog {
         SampleFilter.descriptor,
         MinLengthFilter.descriptor,
         ExactDedupFilter.descriptor,
+        LanguageIdentifier.descriptor,
+        GopherQualityFilter.descriptor,
+        GopherRepetitionFilter.descriptor,
+        C4QualityFilter.descriptor,
+        FineWebQualityFilter.descriptor,
+        GarbledTextFilter.descriptor,
+        MinBytesFilter.descriptor,
+        URLFilter.descriptor,
+        PIIMasker.descriptor,
+        Decontaminator.descriptor,
     ])
 }

@@ -195,6 +195,9 @@ def main():
 
     props["DT_CLASS_DT_PUNCT"] = ranges_of(lambda c: chr(c) in PUNCTUATION_SET)
     props["DT_CLASS_DT_TERMINAL"] = ranges_of(lambda c: chr(c) in TERMINAL_PUNCTUATION)
+    from datatrove.utils.text import PUNCTUATION
+
+    props["DT_CLASS_DT_PUNCTUATION_STR"] = ranges_of(lambda c: chr(c) in PUNCTUATION)
     punct_chars = Sentencizer.default_punct_chars
     if any(len(p) != 1 for p in punct_chars):
         raise SystemExit("multi-character sentencizer punctuation")

@@ -40,6 +40,7 @@ typedef enum {
     DT_PROP_UNASSIGNED = 8,   ///< category Cn
     DT_PROP_PRIVATE_USE = 9,  ///< category Co
     DT_PROP_NONSPACING_MARK = 10,  ///< category Mn
+    DT_PROP_DT_PUNCTUATION = 11,   ///< datatrove's PUNCTUATION string (what simplify_text blanks out)
 } dt_prop;
 
 /// Whether code point `cp` has property `prop`.

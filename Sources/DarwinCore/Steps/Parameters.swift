@@ -106,12 +106,17 @@ public struct ParameterSpec: Sendable {
     public let defaultValue: JSONValue?
     /// What the parameter does, with its source when it is a published threshold.
     public let summary: String
+    /// Whether `null` is accepted (it switches the rule off).
+    public let isNullable: Bool
 
-    public init(_ name: String, _ type: ParameterType, default defaultValue: JSONValue?, _ summary: String) {
+    public init(
+        _ name: String, _ type: ParameterType, default defaultValue: JSONValue?, _ summary: String, nullable: Bool = false
+    ) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
         self.summary = summary
+        self.isNullable = nullable || defaultValue == .null
     }
 
     /// Whether a recipe must give this parameter.
@@ -140,7 +145,7 @@ public struct Parameters: Sendable, Equatable {
                 if !known.isEmpty { message += " (parameters: \(known.joined(separator: ", ")))" }
                 return .failure(ParameterError(name, message))
             }
-            if value == .null, spec.defaultValue == .null {
+            if value == .null, spec.isNullable {
                 values[name] = .null
                 continue
             }
@@ -153,7 +158,12 @@ public struct Parameters: Sendable, Equatable {
             guard let d = spec.defaultValue else {
                 return .failure(ParameterError(spec.name, "missing required parameter '\(spec.name)'"))
             }
-            values[spec.name] = d
+            // Defaults go through the same normalisation as given values ("8KB" becomes 8000).
+            if d != .null, case .success(let v) = spec.type.normalize(d) {
+                values[spec.name] = v
+            } else {
+                values[spec.name] = d
+            }
         }
         return .success(Parameters(values))
     }

@@ -115,3 +115,12 @@ final class TextAnalysis {
         }
     }
 }
+
+/// Token flags of ``dt_token``.
+enum TokenFlag {
+    static let space = UInt32(DT_TOK_SPACE)
+    static let hasAlpha = UInt32(DT_TOK_HAS_ALPHA)
+    static let allDatatrovePunctuation = UInt32(DT_TOK_ALL_DT_PUNCT)
+    static let allPunctuation = UInt32(DT_TOK_ALL_CAT_P)
+    static let sentencePunctuation = UInt32(DT_TOK_SENT_PUNCT)
+}

@@ -1,0 +1,171 @@
+import CDarwinText
+import DarwinCore
+import DarwinIO
+import Foundation
+
+/// Drops documents that share a word n-gram with a benchmark, so evaluation items do not leak into
+/// training data.
+///
+/// Benchmarks are JSONL files whose items' fields (question and answer by default) are joined; text on
+/// both sides is normalised as datatrove's `simplify_text` does (lower case, numbers to 0, punctuation
+/// to spaces, whitespace collapsed, diacritics removed) and split into words with spaCy's English rules.
+/// Darwin-Science removes documents with an exact 20-gram match against GSM8K, MATH and MMLU (Data
+/// Darwinism Part I, §3.7). The dropped document records the benchmark and the matching n-gram.
+struct Decontaminator: StreamingStep {
+    let index: Index
+    let n: Int
+
+    /// n-gram hashes of all benchmarks (benchmark number per hash), loaded once per process.
+    final class Index: @unchecked Sendable {
+        // @unchecked: immutable after init.
+        let hashes: [UInt64: Int32]
+        let names: [String]
+        init(hashes: [UInt64: Int32], names: [String]) {
+            self.hashes = hashes
+            self.names = names
+        }
+    }
+
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var cache: [String: Index] = [:]
+
+    static let descriptor = StepDescriptor(
+        id: "decontaminate", version: 1, levels: [.l2],
+        summary: "drop documents sharing a normalised word n-gram (default 20) with benchmark items",
+        reference: "n-gram decontamination (GPT-3; datatrove NGramsDecontFilter); Darwin-Science exact 20-grams (DD §3.7)",
+        kind: .streaming,
+        parameters: [
+            ParameterSpec("benchmarks", .stringList, default: nil, "JSONL files of benchmark items (one benchmark per file)"),
+            ParameterSpec("fields", .stringList, default: ["question", "answer"], "item fields joined into the reference text"),
+            ParameterSpec("n", .integer(min: 1, max: 200), default: 20, "n-gram length in words"),
+        ],
+        histograms: [],
+        examples: [],
+        make: { p in
+            let n = p.int("n"), fields = p.strings("fields"), files = p.strings("benchmarks")
+            if files.isEmpty { throw ParameterError("benchmarks", "give at least one benchmark file") }
+            let key = p.canonicalJSON
+            let index = try cacheLock.withLock { () throws -> Index in
+                if let i = cache[key] { return i }
+                let i = try buildIndex(files: files, fields: fields, n: n)
+                cache[key] = i
+                return i
+            }
+            return .streaming(Decontaminator(index: index, n: n))
+        })
+
+    static func buildIndex(files: [String], fields: [String], n: Int) throws -> Index {
+        var hashes: [UInt64: Int32] = [:]
+        var names: [String] = []
+        for (b, file) in files.enumerated() {
+            names.append(((file as NSString).lastPathComponent as NSString).deletingPathExtension
+                .replacingOccurrences(of: ".jsonl", with: ""))
+            let reader: ShardReader
+            do {
+                reader = try ShardReader(path: file)
+            } catch {
+                throw ParameterError("benchmarks", "cannot read benchmark \(file): \(error)")
+            }
+            var line = 0
+            while true {
+                let item: ShardReader.Item?
+                do { item = try reader.next() } catch { throw ParameterError("benchmarks", "\(file): \(error)") }
+                guard let item else { break }
+                line += 1
+                let object: JSONObject
+                switch item {
+                case .document(let d): object = (try? JSONValue.parse(d.jsonString).objectValue) ?? JSONObject()
+                case .error(let e):
+                    // Benchmark items need no id or text field; any JSON object will do.
+                    guard let o = try? JSONValue.parse(e.raw).objectValue else {
+                        throw ParameterError("benchmarks", "\(file) line \(line): not a JSON object")
+                    }
+                    object = o
+                }
+                let text = fields.compactMap { f -> String? in
+                    guard let v = object[f] else { return nil }
+                    return v.stringValue ?? JSONWriter.string(v)
+                }.joined(separator: " ")
+                forEachNGram(simplify(text), n: n) { h, _ -> Bool in
+                    if hashes[h] == nil { hashes[h] = Int32(b) }
+                    return true
+                }
+            }
+        }
+        return Index(hashes: hashes, names: names)
+    }
+
+    func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
+        let simplified = Self.simplify(document.text)
+        var hit: (UInt64, String)?
+        Self.forEachNGram(simplified, n: n) { h, text in
+            if hit == nil, index.hashes[h] != nil { hit = (h, text()) }
+            return hit == nil
+        }
+        guard let (h, gram) = hit, let b = index.hashes[h] else { return .keep }
+        context.count("contaminated." + index.names[Int(b)])
+        return .drop(rule: "benchmark_overlap",
+            detail: ["benchmark": .string(index.names[Int(b)]), "ngram": .string(gram)])
+    }
+
+    /// Calls `body` with the hash of each word n-gram (words joined by single spaces) and a way to get its
+    /// text; stops when `body` returns false.
+    static func forEachNGram(_ text: String, n: Int, _ body: (UInt64, () -> String) -> Bool) {
+        var bytes = Array(text.utf8)
+        let words = TextAnalysis.tokenize(bytes, withSpace: false)
+        guard words.count >= n else { return }
+        bytes.withUnsafeMutableBufferPointer { mb in
+            let buf = UnsafeBufferPointer(mb)
+            var hw = [UInt64](), pw = [UInt64]()
+            for w in words {
+                let (h, p) = NGramHash.of(buf, Int(w.start)..<Int(w.end))
+                hw.append(h)
+                pw.append(p)
+            }
+            for i in 0...(words.count - n) {
+                var x = hw[i]
+                for k in (i + 1)..<(i + n) {
+                    x = NGramHash.concat(x, NGramHash.space.hash, powerY: NGramHash.space.power)
+                    x = NGramHash.concat(x, hw[k], powerY: pw[k])
+                }
+                let keepGoing = body(x) {
+                    (i..<(i + n)).map { String(decoding: buf[Int(words[$0].start)..<Int(words[$0].end)], as: UTF8.self) }
+                        .joined(separator: " ")
+                }
+                if !keepGoing { return }
+            }
+        }
+    }
+
+    /// datatrove's `simplify_text` with its default settings.
+    static func simplify(_ text: String) -> String {
+        let lower = text.lowercased()
+        // Numbers: \p{Nd}+ (one of .,،٫⎖⎗⎘ then \p{Nd}+)? becomes "0"; punctuation becomes a space.
+        var out = String.UnicodeScalarView()
+        let scalars = Array(lower.unicodeScalars)
+        var i = 0
+        func isDigit(_ s: Unicode.Scalar) -> Bool { dt_has_prop(DT_PROP_DECIMAL, s.value) != 0 }
+        let separators: Set<UInt32> = [0x2E, 0x2C, 0x60C, 0x66B, 0x2396, 0x2397, 0x2398]
+        while i < scalars.count {
+            let s = scalars[i]
+            if isDigit(s) {
+                var j = i
+                while j < scalars.count && isDigit(scalars[j]) { j += 1 }
+                if j + 1 < scalars.count && separators.contains(scalars[j].value) && isDigit(scalars[j + 1]) {
+                    j += 1
+                    while j < scalars.count && isDigit(scalars[j]) { j += 1 }
+                }
+                out.append("0")
+                i = j
+                continue
+            }
+            out.append(dt_has_prop(DT_PROP_DT_PUNCTUATION, s.value) != 0 ? " " : s)
+            i += 1
+        }
+        // Whitespace runs to one space, ends trimmed; then canonical decomposition without non-spacing marks.
+        let collapsed = TextBytes.collapsingWhitespace(String(out))
+        let decomposed = collapsed.decomposedStringWithCanonicalMapping
+        let stripped = String(String.UnicodeScalarView(decomposed.unicodeScalars.filter { dt_has_prop(DT_PROP_NONSPACING_MARK, $0.value) == 0 }))
+        return TextBytes.collapsingWhitespace(stripped)
+    }
+}
