@@ -80,12 +80,18 @@ func dumpWords(_ paths: [String]) throws {
             var text = d.text
             let words: [String] = text.withUTF8 { buf in
                 var toks = [dt_token](repeating: dt_token(), count: max(16, buf.count / 2))
-                let n = toks.withUnsafeMutableBufferPointer { dt_tokenize_en(buf.baseAddress, buf.count, $0.baseAddress, $0.count, 0) }
+                let n = toks.withUnsafeMutableBufferPointer {
+                    dt_tokenize_en(buf.baseAddress, buf.count, $0.baseAddress, $0.count, 0)
+                }
                 if n > toks.count {
                     toks = [dt_token](repeating: dt_token(), count: n)
-                    _ = toks.withUnsafeMutableBufferPointer { dt_tokenize_en(buf.baseAddress, buf.count, $0.baseAddress, $0.count, 0) }
+                    _ = toks.withUnsafeMutableBufferPointer {
+                        dt_tokenize_en(buf.baseAddress, buf.count, $0.baseAddress, $0.count, 0)
+                    }
                 }
-                return toks.prefix(n).map { String(decoding: UnsafeBufferPointer(rebasing: buf[Int($0.start)..<Int($0.end)]), as: UTF8.self) }
+                return toks.prefix(n).map {
+                    String(decoding: UnsafeBufferPointer(rebasing: buf[Int($0.start)..<Int($0.end)]), as: UTF8.self)
+                }
             }
             print(d.id + "\t" + words.joined(separator: "\u{1F}"))
         }

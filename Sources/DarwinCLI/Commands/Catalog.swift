@@ -46,7 +46,8 @@ extension DarwinCommand {
             let registry = StepCatalog.registry
             let everywhere = registry.descriptors.filter { $0.levels.count == Level.allCases.count }.map(\.id)
             for level in Level.allCases {
-                let steps = registry.descriptors.filter { $0.levels.contains(level) && !everywhere.contains($0.id) }.map(\.id)
+                let steps = registry.descriptors.filter { $0.levels.contains(level) && !everywhere.contains($0.id) }
+                    .map(\.id)
                 print("\(level)  \(level.name) — \(level.summary)")
                 print("    typical: \(level.typicalSteps)")
                 if !steps.isEmpty { print("    darwin steps: \(steps.joined(separator: ", "))") }

@@ -110,7 +110,8 @@ public struct ParameterSpec: Sendable {
     public let isNullable: Bool
 
     public init(
-        _ name: String, _ type: ParameterType, default defaultValue: JSONValue?, _ summary: String, nullable: Bool = false
+        _ name: String, _ type: ParameterType, default defaultValue: JSONValue?, _ summary: String,
+        nullable: Bool = false
     ) {
         self.name = name
         self.type = type

@@ -15,17 +15,21 @@ struct C4QualityFilter: StreamingStep {
 
     static let descriptor = StepDescriptor(
         id: "c4", version: 1, levels: [.l2],
-        summary: "C4 line cleaning and document rules (terminal punctuation, javascript, policy lines, lorem ipsum, '{', sentences)",
+        summary:
+            "C4 line cleaning and document rules (terminal punctuation, javascript, policy lines, lorem ipsum, '{', sentences)",
         reference: "Raffel et al. 2020 (C4), §2.2; tensorflow_datasets c4_utils; datatrove C4QualityFilter",
         kind: .streaming,
         parameters: [
             ParameterSpec("split_paragraph", .boolean, default: true, "work on lines (true, as C4) or on sentences"),
             ParameterSpec("remove_citations", .boolean, default: true, "remove [1], [edit], [citation needed]"),
-            ParameterSpec("filter_no_terminal_punct", .boolean, default: true,
+            ParameterSpec(
+                "filter_no_terminal_punct", .boolean, default: true,
                 "drop lines not ending in . ? ! \" ' (FineWeb turns this off)"),
-            ParameterSpec("min_num_sentences", .integer(min: -1), default: 5, "fewest sentences in the kept lines (-1: off)"),
+            ParameterSpec(
+                "min_num_sentences", .integer(min: -1), default: 5, "fewest sentences in the kept lines (-1: off)"),
             ParameterSpec("min_words_per_line", .integer(min: -1), default: 3, "drop lines with fewer words (-1: off)"),
-            ParameterSpec("max_word_length", .integer(min: -1), default: 1000, "drop lines with a longer word (-1: off)"),
+            ParameterSpec(
+                "max_word_length", .integer(min: -1), default: 1000, "drop lines with a longer word (-1: off)"),
             ParameterSpec("filter_lorem_ipsum", .boolean, default: true, "drop documents containing \"lorem ipsum\""),
             ParameterSpec("filter_javascript", .boolean, default: true, "drop lines mentioning javascript"),
             ParameterSpec("filter_curly_bracket", .boolean, default: true, "drop documents with '{' in a kept line"),
@@ -33,23 +37,31 @@ struct C4QualityFilter: StreamingStep {
         ],
         histograms: [],
         examples: [
-            StepExample(#"{"id":"a","text":"Lorem ipsum dolor sit amet. This is a sentence."}"#, expect: .drop(rule: "lorem_ipsum")),
-            StepExample(#"{"id":"b","text":"One sentence here. Two sentences here."}"#, expect: .drop(rule: "too_few_sentences")),
-            StepExample(#"{"id":"c","text":"First one is here. Second one is here. Third one is here. Fourth one is here. Fifth one is here."}"#,
+            StepExample(
+                #"{"id":"a","text":"Lorem ipsum dolor sit amet. This is a sentence."}"#,
+                expect: .drop(rule: "lorem_ipsum")),
+            StepExample(
+                #"{"id":"b","text":"One sentence here. Two sentences here."}"#, expect: .drop(rule: "too_few_sentences")
+            ),
+            StepExample(
+                #"{"id":"c","text":"First one is here. Second one is here. Third one is here. Fourth one is here. Fifth one is here."}"#,
                 expect: .keep),
         ],
         make: { p in
             .streaming(
                 C4QualityFilter(
                     splitParagraph: p.bool("split_paragraph"), removeCitations: p.bool("remove_citations"),
-                    filterNoTerminalPunct: p.bool("filter_no_terminal_punct"), filterLoremIpsum: p.bool("filter_lorem_ipsum"),
+                    filterNoTerminalPunct: p.bool("filter_no_terminal_punct"),
+                    filterLoremIpsum: p.bool("filter_lorem_ipsum"),
                     filterJavascript: p.bool("filter_javascript"), filterCurlyBracket: p.bool("filter_curly_bracket"),
                     filterPolicy: p.bool("filter_policy"), minSentences: p.int("min_num_sentences"),
                     minWordsPerLine: p.int("min_words_per_line"), maxWordLength: p.int("max_word_length")))
         })
 
-    static let policy = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
-        .map { Array($0.utf8) }
+    static let policy = [
+        "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
+    ]
+    .map { Array($0.utf8) }
     static let lorem = Array("lorem ipsum".utf8)
     static let javascript = Array("javascript".utf8)
     static let ellipsis = Array("...".utf8)

@@ -37,17 +37,25 @@ struct FineWebQualityFilter: StreamingStep {
 
     let settings: PerLanguage<Config>
 
-    static let parameterSpecs: [ParameterSpec] = [
-        ParameterSpec("line_punct_thr", .number(min: 0, max: 1), default: 0.12, "fewest lines ending in terminal punctuation"),
-        ParameterSpec("line_punct_exclude_zero", .boolean, default: false, "keep documents where no line ends in punctuation"),
-        ParameterSpec("stop_chars", .stringList, default: [], "terminal characters (default: datatrove's TERMINAL_PUNCTUATION)"),
-        ParameterSpec("short_line_thr", .number(min: 0, max: 1), default: 0.67, "most lines of at most short_line_length"),
-        ParameterSpec("short_line_length", .integer(min: 0), default: 30, "a short line has at most this many characters"),
-        ParameterSpec("char_duplicates_ratio", .number(min: 0, max: 1), default: 0.01,
-            "most characters in duplicate lines (FineWeb2: 0.1)"),
-        ParameterSpec("new_line_ratio", .number(min: 0), default: 0.3, "most newlines per word"),
-        WordSplit.parameter,
-    ] + LanguageOverrides.parameters
+    static let parameterSpecs: [ParameterSpec] =
+        [
+            ParameterSpec(
+                "line_punct_thr", .number(min: 0, max: 1), default: 0.12, "fewest lines ending in terminal punctuation"),
+            ParameterSpec(
+                "line_punct_exclude_zero", .boolean, default: false, "keep documents where no line ends in punctuation"),
+            ParameterSpec(
+                "stop_chars", .stringList, default: [],
+                "terminal characters (default: datatrove's TERMINAL_PUNCTUATION)"),
+            ParameterSpec(
+                "short_line_thr", .number(min: 0, max: 1), default: 0.67, "most lines of at most short_line_length"),
+            ParameterSpec(
+                "short_line_length", .integer(min: 0), default: 30, "a short line has at most this many characters"),
+            ParameterSpec(
+                "char_duplicates_ratio", .number(min: 0, max: 1), default: 0.01,
+                "most characters in duplicate lines (FineWeb2: 0.1)"),
+            ParameterSpec("new_line_ratio", .number(min: 0), default: 0.3, "most newlines per word"),
+            WordSplit.parameter,
+        ] + LanguageOverrides.parameters
 
     static let descriptor = StepDescriptor(
         id: "fineweb_quality", version: 1, levels: [.l2],
@@ -56,14 +64,19 @@ struct FineWebQualityFilter: StreamingStep {
         kind: .streaming,
         parameters: parameterSpecs,
         histograms: [
-            HistogramSpec(name: "line_punct_ratio", lower: 0, upper: 1, bins: 20, scale: .linear,
+            HistogramSpec(
+                name: "line_punct_ratio", lower: 0, upper: 1, bins: 20, scale: .linear,
                 summary: "share of lines ending in terminal punctuation")
         ],
         examples: [
-            StepExample(#"{"id":"a","text":"no punctuation at all\nnone here either\nstill none"}"#, expect: .drop(rule: "line_punct_ratio")),
+            StepExample(
+                #"{"id":"a","text":"no punctuation at all\nnone here either\nstill none"}"#,
+                expect: .drop(rule: "line_punct_ratio")),
             StepExample(#"{"id":"b","text":"   \n\n"}"#, expect: .drop(rule: "empty")),
         ],
-        make: { p in .streaming(FineWebQualityFilter(settings: try PerLanguage(p, specs: parameterSpecs, make: Config.init))) })
+        make: { p in
+            .streaming(FineWebQualityFilter(settings: try PerLanguage(p, specs: parameterSpecs, make: Config.init)))
+        })
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
         let (c, language) = settings.config(for: document)
@@ -71,7 +84,8 @@ struct FineWebQualityFilter: StreamingStep {
         return analysis.bytes.withUnsafeBufferPointer { buf -> Decision in
             let t = PyText(buf)
             func drop(_ rule: String, _ value: Double, _ limit: Double) -> Decision {
-                .drop(rule: rule, detail: ["value": .number(JSONNumber(value)), "threshold": .number(JSONNumber(limit))])
+                .drop(
+                    rule: rule, detail: ["value": .number(JSONNumber(value)), "threshold": .number(JSONNumber(limit))])
             }
             let lines = t.split(t.all, byte: 0x0A).filter { !t.strip($0).isEmpty }
             if lines.isEmpty { return .drop(rule: "empty") }
@@ -84,7 +98,9 @@ struct FineWebQualityFilter: StreamingStep {
             }
             let punct = Double(ending) / n
             context.observe("line_punct_ratio", punct)
-            if punct < c.linePunct && !(punct == 0 && c.linePunctExcludeZero) { return drop("line_punct_ratio", punct, c.linePunct) }
+            if punct < c.linePunct && !(punct == 0 && c.linePunctExcludeZero) {
+                return drop("line_punct_ratio", punct, c.linePunct)
+            }
             let short = Double(lines.filter { t.length($0) <= c.shortLineLength }.count) / n
             if short > c.shortLineRatio { return drop("short_line_ratio", short, c.shortLineRatio) }
             let (_, dupChars) = GopherRepetitionFilter.duplicates(t, lines)

@@ -18,17 +18,22 @@ struct GarbledTextFilter: StreamingStep {
         reference: "Darwin-Science L2 (Data Darwinism Part I, §3.3): > 50 % garbled characters",
         kind: .streaming,
         parameters: [
-            ParameterSpec("max_ratio", .number(min: 0, max: 1), default: 0.5, "largest share of garbled characters kept"),
+            ParameterSpec(
+                "max_ratio", .number(min: 0, max: 1), default: 0.5, "largest share of garbled characters kept"),
             ParameterSpec("count_private_use", .boolean, default: true, "count private-use characters as garbled"),
         ],
         histograms: [
-            HistogramSpec(name: "garbled_ratio", lower: 0, upper: 1, bins: 20, scale: .linear, summary: "share of garbled characters")
+            HistogramSpec(
+                name: "garbled_ratio", lower: 0, upper: 1, bins: 20, scale: .linear,
+                summary: "share of garbled characters")
         ],
         examples: [
             StepExample(#"{"id":"a","text":"plain readable text"}"#, expect: .keep),
             StepExample(#"{"id":"b","text":"\ufffd\ufffd\ufffd\ufffd ok"}"#, expect: .drop(rule: "garbled")),
         ],
-        make: { p in .streaming(GarbledTextFilter(maxRatio: p.double("max_ratio"), privateUse: p.bool("count_private_use"))) })
+        make: { p in
+            .streaming(GarbledTextFilter(maxRatio: p.double("max_ratio"), privateUse: p.bool("count_private_use")))
+        })
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
         var counted = 0, garbled = 0

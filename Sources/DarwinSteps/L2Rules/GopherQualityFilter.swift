@@ -35,21 +35,34 @@ struct GopherQualityFilter: StreamingStep {
 
     let settings: PerLanguage<Config>
 
-    static let parameterSpecs: [ParameterSpec] = [
-        ParameterSpec("min_doc_words", .integer(min: 0), default: 50, "fewest non-symbol words", nullable: true),
-        ParameterSpec("max_doc_words", .integer(min: 0), default: 100_000, "most non-symbol words", nullable: true),
-        ParameterSpec("min_avg_word_length", .number(min: 0), default: 3, "lowest mean length of non-symbol words (code points)", nullable: true),
-        ParameterSpec("max_avg_word_length", .number(min: 0), default: 10, "highest mean word length", nullable: true),
-        ParameterSpec("max_symbol_word_ratio", .number(min: 0), default: 0.1, "most '#', and most '...'/'…', per word", nullable: true),
-        ParameterSpec("max_bullet_lines_ratio", .number(min: 0, max: 1), default: 0.9, "most lines starting with '•' or '-'", nullable: true),
-        ParameterSpec("max_ellipsis_lines_ratio", .number(min: 0, max: 1), default: 0.3, "most lines ending with '...' or '…'", nullable: true),
-        ParameterSpec("max_non_alpha_words_ratio", .number(min: 0, max: 1), default: 0.8,
-            "fewest words with a letter, as a share (datatrove's name; it is a minimum)", nullable: true),
-        ParameterSpec("min_stop_words", .integer(min: 0), default: 2, "fewest distinct stop words present", nullable: true),
-        ParameterSpec("stop_words", .stringList, default: ["the", "be", "to", "of", "and", "that", "have", "with"],
-            "the stop words (Gopher's English list)"),
-        WordSplit.parameter,
-    ] + LanguageOverrides.parameters
+    static let parameterSpecs: [ParameterSpec] =
+        [
+            ParameterSpec("min_doc_words", .integer(min: 0), default: 50, "fewest non-symbol words", nullable: true),
+            ParameterSpec("max_doc_words", .integer(min: 0), default: 100_000, "most non-symbol words", nullable: true),
+            ParameterSpec(
+                "min_avg_word_length", .number(min: 0), default: 3,
+                "lowest mean length of non-symbol words (code points)", nullable: true),
+            ParameterSpec(
+                "max_avg_word_length", .number(min: 0), default: 10, "highest mean word length", nullable: true),
+            ParameterSpec(
+                "max_symbol_word_ratio", .number(min: 0), default: 0.1, "most '#', and most '...'/'…', per word",
+                nullable: true),
+            ParameterSpec(
+                "max_bullet_lines_ratio", .number(min: 0, max: 1), default: 0.9, "most lines starting with '•' or '-'",
+                nullable: true),
+            ParameterSpec(
+                "max_ellipsis_lines_ratio", .number(min: 0, max: 1), default: 0.3,
+                "most lines ending with '...' or '…'", nullable: true),
+            ParameterSpec(
+                "max_non_alpha_words_ratio", .number(min: 0, max: 1), default: 0.8,
+                "fewest words with a letter, as a share (datatrove's name; it is a minimum)", nullable: true),
+            ParameterSpec(
+                "min_stop_words", .integer(min: 0), default: 2, "fewest distinct stop words present", nullable: true),
+            ParameterSpec(
+                "stop_words", .stringList, default: ["the", "be", "to", "of", "and", "that", "have", "with"],
+                "the stop words (Gopher's English list)"),
+            WordSplit.parameter,
+        ] + LanguageOverrides.parameters
 
     static let descriptor = StepDescriptor(
         id: "gopher_quality", version: 1, levels: [.l2],
@@ -59,8 +72,10 @@ struct GopherQualityFilter: StreamingStep {
         parameters: parameterSpecs,
         histograms: [
             HistogramSpec(name: "words", lower: 1, upper: 1e7, bins: 28, scale: .log, summary: "non-symbol words"),
-            HistogramSpec(name: "mean_word_length", lower: 0, upper: 20, bins: 40, scale: .linear, summary: "mean word length"),
-            HistogramSpec(name: "alpha_words_ratio", lower: 0, upper: 1, bins: 20, scale: .linear,
+            HistogramSpec(
+                name: "mean_word_length", lower: 0, upper: 20, bins: 40, scale: .linear, summary: "mean word length"),
+            HistogramSpec(
+                name: "alpha_words_ratio", lower: 0, upper: 1, bins: 20, scale: .linear,
                 summary: "share of words with a letter"),
         ],
         examples: [
@@ -69,7 +84,9 @@ struct GopherQualityFilter: StreamingStep {
                 ##"{"id":"b","text":"# # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # and the"}"##,
                 parameters: ["min_doc_words": 1], expect: .drop(rule: "hash_ratio")),
         ],
-        make: { p in .streaming(GopherQualityFilter(settings: try PerLanguage(p, specs: parameterSpecs, make: Config.init))) })
+        make: { p in
+            .streaming(GopherQualityFilter(settings: try PerLanguage(p, specs: parameterSpecs, make: Config.init)))
+        })
 
     private static let hash: [UInt8] = Array("#".utf8)
     private static let dots: [UInt8] = Array("...".utf8)
@@ -98,7 +115,8 @@ struct GopherQualityFilter: StreamingStep {
             if mean.isFinite { context.observe("mean_word_length", mean) }
             context.observe("alpha_words_ratio", alphaRatio)
             func drop(_ rule: String, _ value: Double, _ limit: Double) -> Decision {
-                .drop(rule: rule, detail: ["value": .number(JSONNumber(value)), "threshold": .number(JSONNumber(limit))])
+                .drop(
+                    rule: rule, detail: ["value": .number(JSONNumber(value)), "threshold": .number(JSONNumber(limit))])
             }
             if let m = c.minWords, nonSymbol < m { return drop("too_few_words", Double(nonSymbol), Double(m)) }
             if let m = c.maxWords, nonSymbol > m { return drop("too_many_words", Double(nonSymbol), Double(m)) }

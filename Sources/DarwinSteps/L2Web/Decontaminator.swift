@@ -32,11 +32,14 @@ struct Decontaminator: StreamingStep {
     static let descriptor = StepDescriptor(
         id: "decontaminate", version: 1, levels: [.l2],
         summary: "drop documents sharing a normalised word n-gram (default 20) with benchmark items",
-        reference: "n-gram decontamination (GPT-3; datatrove NGramsDecontFilter); Darwin-Science exact 20-grams (DD §3.7)",
+        reference:
+            "n-gram decontamination (GPT-3; datatrove NGramsDecontFilter); Darwin-Science exact 20-grams (DD §3.7)",
         kind: .streaming,
         parameters: [
-            ParameterSpec("benchmarks", .stringList, default: nil, "JSONL files of benchmark items (one benchmark per file)"),
-            ParameterSpec("fields", .stringList, default: ["question", "answer"], "item fields joined into the reference text"),
+            ParameterSpec(
+                "benchmarks", .stringList, default: nil, "JSONL files of benchmark items (one benchmark per file)"),
+            ParameterSpec(
+                "fields", .stringList, default: ["question", "answer"], "item fields joined into the reference text"),
             ParameterSpec("n", .integer(min: 1, max: 200), default: 20, "n-gram length in words"),
         ],
         histograms: [],
@@ -58,8 +61,9 @@ struct Decontaminator: StreamingStep {
         var hashes: [UInt64: Int32] = [:]
         var names: [String] = []
         for (b, file) in files.enumerated() {
-            names.append(((file as NSString).lastPathComponent as NSString).deletingPathExtension
-                .replacingOccurrences(of: ".jsonl", with: ""))
+            names.append(
+                ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+                    .replacingOccurrences(of: ".jsonl", with: ""))
             let reader: ShardReader
             do {
                 reader = try ShardReader(path: file)
@@ -104,7 +108,8 @@ struct Decontaminator: StreamingStep {
         }
         guard let (h, gram) = hit, let b = index.hashes[h] else { return .keep }
         context.count("contaminated." + index.names[Int(b)])
-        return .drop(rule: "benchmark_overlap",
+        return .drop(
+            rule: "benchmark_overlap",
             detail: ["benchmark": .string(index.names[Int(b)]), "ngram": .string(gram)])
     }
 
@@ -129,8 +134,10 @@ struct Decontaminator: StreamingStep {
                     x = NGramHash.concat(x, hw[k], powerY: pw[k])
                 }
                 let keepGoing = body(x) {
-                    (i..<(i + n)).map { String(decoding: buf[Int(words[$0].start)..<Int(words[$0].end)], as: UTF8.self) }
-                        .joined(separator: " ")
+                    (i..<(i + n)).map {
+                        String(decoding: buf[Int(words[$0].start)..<Int(words[$0].end)], as: UTF8.self)
+                    }
+                    .joined(separator: " ")
                 }
                 if !keepGoing { return }
             }
@@ -165,7 +172,9 @@ struct Decontaminator: StreamingStep {
         // Whitespace runs to one space, ends trimmed; then canonical decomposition without non-spacing marks.
         let collapsed = TextBytes.collapsingWhitespace(String(out))
         let decomposed = collapsed.decomposedStringWithCanonicalMapping
-        let stripped = String(String.UnicodeScalarView(decomposed.unicodeScalars.filter { dt_has_prop(DT_PROP_NONSPACING_MARK, $0.value) == 0 }))
+        let stripped = String(
+            String.UnicodeScalarView(
+                decomposed.unicodeScalars.filter { dt_has_prop(DT_PROP_NONSPACING_MARK, $0.value) == 0 }))
         return TextBytes.collapsingWhitespace(stripped)
     }
 }

@@ -23,10 +23,15 @@ struct PIIMasker: StreamingStep {
         parameters: [
             ParameterSpec("emails", .boolean, default: true, "mask e-mail addresses"),
             ParameterSpec("ips", .boolean, default: true, "mask public IPv4 addresses"),
-            ParameterSpec("email_replacement", .stringList, default: ["email@example.com", "firstname.lastname@example.org"],
+            ParameterSpec(
+                "email_replacement", .stringList, default: ["email@example.com", "firstname.lastname@example.org"],
                 "replacements, used in turn"),
-            ParameterSpec("ip_replacement", .stringList,
-                default: ["22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206", "220.127.116.11", "18.104.22.168"],
+            ParameterSpec(
+                "ip_replacement", .stringList,
+                default: [
+                    "22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206", "220.127.116.11",
+                    "18.104.22.168",
+                ],
                 "replacements, used in turn"),
         ],
         histograms: [],
@@ -37,7 +42,8 @@ struct PIIMasker: StreamingStep {
             let e = p.strings("email_replacement"), i = p.strings("ip_replacement")
             if e.isEmpty { throw ParameterError("email_replacement", "give at least one replacement") }
             if i.isEmpty { throw ParameterError("ip_replacement", "give at least one replacement") }
-            return .streaming(PIIMasker(emails: p.bool("emails"), ips: p.bool("ips"), emailReplacements: e, ipReplacements: i))
+            return .streaming(
+                PIIMasker(emails: p.bool("emails"), ips: p.bool("ips"), emailReplacements: e, ipReplacements: i))
         })
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
@@ -225,8 +231,10 @@ struct PIIMasker: StreamingStep {
             v = v << 8 | n
         }
         let privateNets: [(UInt32, Int)] = [
-            (0x0000_0000, 8), (0x0A00_0000, 8), (0x7F00_0000, 8), (0xA9FE_0000, 16), (0xAC10_0000, 12), (0xC000_0000, 29),
-            (0xC000_00AA, 31), (0xC000_0200, 24), (0xC0A8_0000, 16), (0xC612_0000, 15), (0xC633_6400, 24), (0xCB00_7100, 24),
+            (0x0000_0000, 8), (0x0A00_0000, 8), (0x7F00_0000, 8), (0xA9FE_0000, 16), (0xAC10_0000, 12),
+            (0xC000_0000, 29),
+            (0xC000_00AA, 31), (0xC000_0200, 24), (0xC0A8_0000, 16), (0xC612_0000, 15), (0xC633_6400, 24),
+            (0xCB00_7100, 24),
             (0xF000_0000, 4), (0xFFFF_FFFF, 32), (0x6440_0000, 10),
         ]
         for (net, bits) in privateNets {

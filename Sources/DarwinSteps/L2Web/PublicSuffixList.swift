@@ -18,8 +18,10 @@ final class PublicSuffixList: @unchecked Sendable {
     private let root = Node()
 
     init(path: String, includePrivate: Bool) throws {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ParameterError("public_suffix_list", "cannot read the public suffix list \(path) (Debian package publicsuffix)")
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
+            throw ParameterError(
+                "public_suffix_list", "cannot read the public suffix list \(path) (Debian package publicsuffix)")
         }
         for var line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             if line.contains("===BEGIN PRIVATE DOMAINS===") && !includePrivate { break }
@@ -79,8 +81,10 @@ final class PublicSuffixList: @unchecked Sendable {
     func extract(_ url: String) -> Parts {
         let netloc = Self.netloc(url)
         if netloc.hasPrefix("[") { return Parts() }  // IPv6 literal
-        let dotted = netloc.replacingOccurrences(of: "\u{3002}", with: ".").replacingOccurrences(of: "\u{FF0E}", with: ".")
-            .replacingOccurrences(of: "\u{FF61}", with: ".")
+        let dotted = netloc.replacingOccurrences(of: "\u{3002}", with: ".").replacingOccurrences(
+            of: "\u{FF0E}", with: "."
+        )
+        .replacingOccurrences(of: "\u{FF61}", with: ".")
         let labels = dotted.split(separator: ".", omittingEmptySubsequences: false)
         let s = suffixIndex(labels)
         if s == labels.count && labels.count == 4 && Self.looksLikeIPv4(dotted) {
@@ -95,9 +99,11 @@ final class PublicSuffixList: @unchecked Sendable {
 
     static func looksLikeIPv4(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { p in
-            !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && p.allSatisfy(\.isNumber) && (Int(p) ?? 256) <= 255
-        }
+        return parts.count == 4
+            && parts.allSatisfy { p in
+                !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && p.allSatisfy(\.isNumber)
+                    && (Int(p) ?? 256) <= 255
+            }
     }
 
     private static let schemeChars = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
@@ -122,7 +128,9 @@ final class PublicSuffixList: @unchecked Sendable {
         if rest.first == "[", let close = rest.firstIndex(of: "]") { return String(rest[...close]) }
         let host = rest.prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces)
         var h = Substring(host)
-        while let last = h.last, last == "." || last == "\u{3002}" || last == "\u{FF0E}" || last == "\u{FF61}" { h = h.dropLast() }
+        while let last = h.last, last == "." || last == "\u{3002}" || last == "\u{FF0E}" || last == "\u{FF61}" {
+            h = h.dropLast()
+        }
         return String(h)
     }
 }

@@ -23,9 +23,10 @@ struct URLFilter: StreamingStep {
         let subwords: [[UInt8]]
         let suffixes: PublicSuffixList
 
-        init(domains: HashSet, urls: HashSet, bannedWords: Set<String>, softWords: Set<String>, subwords: [[UInt8]],
-            suffixes: PublicSuffixList)
-        {
+        init(
+            domains: HashSet, urls: HashSet, bannedWords: Set<String>, softWords: Set<String>, subwords: [[UInt8]],
+            suffixes: PublicSuffixList
+        ) {
             self.domains = domains
             self.urls = urls
             self.bannedWords = bannedWords
@@ -57,14 +58,21 @@ struct URLFilter: StreamingStep {
         reference: "datatrove URLFilter (FineWeb, Penedo et al. 2024); Public Suffix List via Debian publicsuffix",
         kind: .streaming,
         parameters: [
-            ParameterSpec("block_domains", .stringList, default: [], "files of blocked registered domains or host names"),
+            ParameterSpec(
+                "block_domains", .stringList, default: [], "files of blocked registered domains or host names"),
             ParameterSpec("block_urls", .stringList, default: [], "files of blocked URLs (exact)"),
-            ParameterSpec("banned_words", .stringList, default: [], "files of words; one in the URL drops the document"),
-            ParameterSpec("soft_banned_words", .stringList, default: [], "files of words; soft_word_threshold of them drop it"),
-            ParameterSpec("banned_subwords", .stringList, default: [], "files of strings searched in the normalised URL"),
+            ParameterSpec(
+                "banned_words", .stringList, default: [], "files of words; one in the URL drops the document"),
+            ParameterSpec(
+                "soft_banned_words", .stringList, default: [], "files of words; soft_word_threshold of them drop it"),
+            ParameterSpec(
+                "banned_subwords", .stringList, default: [], "files of strings searched in the normalised URL"),
             ParameterSpec("soft_word_threshold", .integer(min: 1), default: 2, "soft banned words needed to drop"),
-            ParameterSpec("field", .stringList, default: ["url", "metadata.url"], "where the URL is read, first found wins"),
-            ParameterSpec("public_suffix_list", .string, default: .string(PublicSuffixList.defaultPath), "the Public Suffix List file"),
+            ParameterSpec(
+                "field", .stringList, default: ["url", "metadata.url"], "where the URL is read, first found wins"),
+            ParameterSpec(
+                "public_suffix_list", .string, default: .string(PublicSuffixList.defaultPath),
+                "the Public Suffix List file"),
             ParameterSpec("include_private_suffixes", .boolean, default: false, "use the list's private section too"),
         ],
         histograms: [],
@@ -78,12 +86,16 @@ struct URLFilter: StreamingStep {
                     urls: HashSet(try readLists(p.strings("block_urls"), "block_urls", normalize: false)),
                     bannedWords: Set(try readLists(p.strings("banned_words"), "banned_words", normalize: true)),
                     softWords: Set(try readLists(p.strings("soft_banned_words"), "soft_banned_words", normalize: true)),
-                    subwords: try readLists(p.strings("banned_subwords"), "banned_subwords", normalize: true).map { Array($0.utf8) },
-                    suffixes: PublicSuffixList(path: p.string("public_suffix_list"), includePrivate: p.bool("include_private_suffixes")))
+                    subwords: try readLists(p.strings("banned_subwords"), "banned_subwords", normalize: true).map {
+                        Array($0.utf8)
+                    },
+                    suffixes: PublicSuffixList(
+                        path: p.string("public_suffix_list"), includePrivate: p.bool("include_private_suffixes")))
                 cached[key] = l
                 return l
             }
-            return .streaming(URLFilter(lists: lists, softThreshold: p.int("soft_word_threshold"), fields: p.strings("field")))
+            return .streaming(
+                URLFilter(lists: lists, softThreshold: p.int("soft_word_threshold"), fields: p.strings("field")))
         })
 
     private static let cache = LockedCache()
@@ -107,7 +119,8 @@ struct URLFilter: StreamingStep {
             }
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
                 guard let first = line.first, first != "#" else { continue }
-                let entry = normalize ? Self.normalize(String(line)) : line.trimmingCharacters(in: .whitespacesAndNewlines)
+                let entry =
+                    normalize ? Self.normalize(String(line)) : line.trimmingCharacters(in: .whitespacesAndNewlines)
                 if !entry.isEmpty { out.append(entry) }
             }
         }
@@ -116,8 +129,11 @@ struct URLFilter: StreamingStep {
 
     /// Characters outside [A-Za-z0-9] removed, lower-cased (datatrove's `normalize`).
     static func normalize(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }))
-            .lowercased()
+        String(
+            String.UnicodeScalarView(
+                s.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) })
+        )
+        .lowercased()
     }
 
     /// Runs of [A-Za-z0-9] (datatrove's `normalizer.split`, case kept).
@@ -165,7 +181,8 @@ struct URLFilter: StreamingStep {
         }
         if !lists.subwords.isEmpty {
             let normalized = Array(Self.normalize(url).utf8)
-            for s in lists.subwords where normalized.withUnsafeBufferPointer({ PyText($0).contains(s, in: 0..<$0.count) }) {
+            for s in lists.subwords
+            where normalized.withUnsafeBufferPointer({ PyText($0).contains(s, in: 0..<$0.count) }) {
                 return .drop(rule: "banned_subword", detail: ["subword": .string(String(decoding: s, as: UTF8.self))])
             }
         }

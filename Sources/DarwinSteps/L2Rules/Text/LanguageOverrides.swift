@@ -13,9 +13,12 @@ struct LanguageOverrides: Sendable {
 
     /// Parameters every step that supports overrides takes.
     static let parameters = [
-        ParameterSpec("language_overrides", .string, default: .null,
-            "per-language overrides (FineWeb2 format): a YAML file of language → parameters, or a folder of <language>.yml"),
-        ParameterSpec("language_field", .string, default: "metadata.language",
+        ParameterSpec(
+            "language_overrides", .string, default: .null,
+            "per-language overrides (FineWeb2 format): a YAML file of language → parameters, or a folder of <language>.yml"
+        ),
+        ParameterSpec(
+            "language_field", .string, default: "metadata.language",
             "where the document's language is read from (language_id writes metadata.language)"),
     ]
 
@@ -49,7 +52,8 @@ struct LanguageOverrides: Sendable {
                 }
                 for (lang, v) in top {
                     guard case .object(let o) = v else {
-                        throw ParameterError("language_overrides", "\(path): entry '\(lang)' is not a mapping of parameters")
+                        throw ParameterError(
+                            "language_overrides", "\(path): entry '\(lang)' is not a mapping of parameters")
                     }
                     map[lang] = Dictionary(o.members.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
                 }
@@ -61,7 +65,8 @@ struct LanguageOverrides: Sendable {
     }
 
     private static func parse(_ path: String) throws -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw ParameterError("language_overrides", "cannot read \(path)")
         }
         do {
@@ -97,7 +102,8 @@ struct LanguageOverrides: Sendable {
             var merged = base.values
             for (key, value) in values {
                 let name = Self.aliases[key] ?? key
-                guard let spec = specs.first(where: { $0.name == name }), !Self.parameters.contains(where: { $0.name == name })
+                guard let spec = specs.first(where: { $0.name == name }),
+                    !Self.parameters.contains(where: { $0.name == name })
                 else { continue }
                 switch spec.type.normalize(value) {
                 case .success(let v): merged[name] = v

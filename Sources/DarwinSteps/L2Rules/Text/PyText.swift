@@ -22,8 +22,10 @@ struct PyText {
             return (UInt32(c & 0x0F) << 12 | UInt32(b[i + 1] & 0x3F) << 6 | UInt32(b[i + 2] & 0x3F), 3)
         }
         if i + 3 < b.count {
-            return (UInt32(c & 0x07) << 18 | UInt32(b[i + 1] & 0x3F) << 12 | UInt32(b[i + 2] & 0x3F) << 6
-                | UInt32(b[i + 3] & 0x3F), 4)
+            return (
+                UInt32(c & 0x07) << 18 | UInt32(b[i + 1] & 0x3F) << 12 | UInt32(b[i + 2] & 0x3F) << 6
+                    | UInt32(b[i + 3] & 0x3F), 4
+            )
         }
         return (UInt32(c), 1)
     }
@@ -235,5 +237,3 @@ struct PyText {
         Hashing.xxh64(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(b)[r]))
     }
 }
-
-

@@ -13,7 +13,8 @@ enum WordSplit: String, CaseIterable {
 
     static let parameter = ParameterSpec(
         "words", .choice(allCases.map(\.rawValue)), default: "auto",
-        "word splitting: en (spaCy English rules, datatrove's default), icu (dictionary segmentation for CJK/Thai), auto (icu for languages written without spaces, else en)")
+        "word splitting: en (spaCy English rules, datatrove's default), icu (dictionary segmentation for CJK/Thai), auto (icu for languages written without spaces, else en)"
+    )
 }
 
 /// What steps compute from a document's text, computed once per document and shared by the steps of
@@ -50,10 +51,14 @@ final class TextAnalysis {
         if let icu { return icu }
         let t = bytes.withUnsafeBufferPointer { buf -> [dt_token] in
             var out = [dt_token](repeating: dt_token(), count: max(16, buf.count / 3))
-            var n = out.withUnsafeMutableBufferPointer { dt_icu_words(buf.baseAddress, buf.count, $0.baseAddress, $0.count) }
+            var n = out.withUnsafeMutableBufferPointer {
+                dt_icu_words(buf.baseAddress, buf.count, $0.baseAddress, $0.count)
+            }
             if n > out.count {
                 out = [dt_token](repeating: dt_token(), count: n)
-                n = out.withUnsafeMutableBufferPointer { dt_icu_words(buf.baseAddress, buf.count, $0.baseAddress, $0.count) }
+                n = out.withUnsafeMutableBufferPointer {
+                    dt_icu_words(buf.baseAddress, buf.count, $0.baseAddress, $0.count)
+                }
             }
             return n < 0 ? [] : Array(out.prefix(n))
         }
