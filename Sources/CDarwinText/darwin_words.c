@@ -81,6 +81,9 @@ static int suffix_by_last_n[IDX_BUCKETS];
 static int16_t suffix_class_last[DT_SUFFIX_RULES];
 static int suffix_class_last_n;
 static uint8_t infix_start_bits[0x10000 / 8];
+// Prefix rules that can start with a given code point, in rule order (class-first rules are in every list).
+static int16_t *prefix_by_first[IDX_BUCKETS];
+static int prefix_by_first_n[IDX_BUCKETS];
 static int infix_class_first;  // some infix rule starts with a class (checked for every code point)
 
 static void init_tables(void) {
@@ -114,6 +117,15 @@ static void init_tables(void) {
             suffix_by_last[b][suffix_by_last_n[b]++] = (int16_t)r;
         } else {
             suffix_class_last[suffix_class_last_n++] = (int16_t)r;
+        }
+    }
+    for (int b = 0; b < IDX_BUCKETS; b++) {
+        for (int r = 0; r < DT_PREFIX_RULES; r++) {
+            int32_t first = dt_prefix_rules[r].body[0];
+            if (first < 0 || first % IDX_BUCKETS == b) {
+                prefix_by_first[b] = realloc(prefix_by_first[b], sizeof(int16_t) * (size_t)(prefix_by_first_n[b] + 1));
+                prefix_by_first[b][prefix_by_first_n[b]++] = (int16_t)r;
+            }
         }
     }
     for (int r = 0; r < DT_INFIX_RULES; r++) {
@@ -271,8 +283,12 @@ static int rule_at(tk *t, const dt_rule *rule, int pos, int lo, int hi, int to_e
 }
 
 static int find_prefix(tk *t, int lo, int hi) {
-    for (int r = 0; r < DT_PREFIX_RULES; r++) {
-        int e = rule_at(t, &dt_prefix_rules[r], lo, lo, hi, 0);
+    uint32_t c = t->cp[lo];
+    int b = (int)(c % IDX_BUCKETS);
+    for (int i = 0; i < prefix_by_first_n[b]; i++) {
+        const dt_rule *rule = &dt_prefix_rules[prefix_by_first[b][i]];
+        if (!atom_matches(rule->body[0], c)) continue;
+        int e = rule_at(t, rule, lo, lo, hi, 0);
         if (e > lo) return e - lo;
     }
     return 0;
@@ -504,6 +520,27 @@ static void tokenize_span(tk *t, int lo, int hi) {
         emit_special(t, sp, lo);
         return;
     }
+    // Fast path: letters only, or digits only. No prefix, suffix or infix rule can split such a span (every
+    // rule needs punctuation, a symbol, or a digit next to a letter), so it is one token.
+    {
+        int letters = 0, digits = 0, other = 0;
+        for (int i = lo; i < hi && !other; i++) {
+            uint32_t c = t->cp[i];
+            if (c < 0x80) {
+                if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') letters = 1;
+                else if (c >= '0' && c <= '9') digits = 1;
+                else other = 1;
+            } else if (class_has(DT_CLASS_PY_ALPHA, c)) {
+                letters = 1;
+            } else {
+                other = 1;
+            }
+        }
+        if (!other && !(letters && digits)) {
+            emit(t, t->off[lo], t->off[hi], 0);
+            return;
+        }
+    }
     // Prefixes in order, suffixes in reverse order of discovery. Each affix takes at least one code
     // point, so the span's length bounds how many there can be.
     int *pre_lo = t->aff, *pre_hi = t->aff + t->cap, *suf_lo = t->aff + 2 * t->cap, *suf_hi = t->aff + 3 * t->cap;
@@ -604,6 +641,7 @@ static uint8_t *first_lens;
 static uint32_t first_mask;
 static uint8_t first_byte_bits[32];
 static size_t first_max_len;
+static size_t matcher_max_pieces, matcher_max_len;  // longest matcher pattern, in tokens and bytes
 
 static void first_pass(tk *t, const uint8_t *text, size_t len);
 
@@ -646,6 +684,8 @@ static void init_matcher(void) {
             e[0] = (uint8_t)t.n;
             for (size_t k = 0; k < t.n; k++) e[k + 1] = (uint8_t)t.out[k].end;
             matcher_ends[i] = e;
+            if (t.n > matcher_max_pieces) matcher_max_pieces = t.n;
+            if (len > matcher_max_len) matcher_max_len = len;
             size_t flen = t.out[0].end;
             if (!first_piece_known(key, flen)) {
                 uint32_t slot = (uint32_t)fnv1a(key, flen) & first_mask;
@@ -689,10 +729,10 @@ static void apply_special_matcher(tk *t) {
         // a token, so it does not stop a match (but such a match is not applied, see below).
         size_t klen = 0;
         uint8_t ends[256];
-        for (size_t k = i; k < t->n && k - i < 255; k++) {
+        for (size_t k = i; k < t->n && k - i < matcher_max_pieces; k++) {
             if (T[k].flags & DT_TOK_SPACE) break;
             size_t piece = T[k].end - T[k].start;
-            if (klen + piece > 255) break;
+            if (klen + piece > matcher_max_len) break;
             memcpy(key + klen, t->text + T[k].start, piece);
             klen += piece;
             ends[k - i] = (uint8_t)klen;
