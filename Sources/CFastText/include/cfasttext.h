@@ -43,6 +43,11 @@ void cft_predictor_free(cft_predictor *p);
 /// When the model's wordNgrams > 1 the exact reference path is used (n-gram features span tokens).
 int cft_predict(cft_predictor *p, const char *text, size_t len, int k, float threshold, int *labels, float *probs);
 
+/// The best label, whatever its probability, then every other label with probability >= `threshold`, best
+/// first; returns the number written (0 when the text has no features), or -1 on error. Cheaper than
+/// cft_predict with k <= 0: the label tree is only searched above the threshold.
+int cft_predict_best(cft_predictor *p, const char *text, size_t len, float threshold, int *labels, float *probs);
+
 /// The same through the reference `FastText::predictLine` (no cache), for checks.
 int cft_predict_reference(const cft_model *model, const char *text, size_t len, int k, float threshold, int *labels,
                           float *probs);

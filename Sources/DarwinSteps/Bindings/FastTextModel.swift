@@ -27,6 +27,17 @@ final class FastTextModel: @unchecked Sendable {
 
     deinit { cft_model_free(handle) }
 
+    private let poolLock = NSLock()
+    private var pool: [FastTextPredictor] = []
+
+    /// A predictor for one task; its token cache carries over to the next task of the thread that returns it.
+    func lease() throws -> PredictorLease {
+        let reused = poolLock.withLock { pool.popLast() }
+        return PredictorLease(predictor: try reused ?? FastTextPredictor(model: self), model: self)
+    }
+
+    fileprivate func giveBack(_ p: FastTextPredictor) { poolLock.withLock { pool.append(p) } }
+
     private static let lock = NSLock()
     nonisolated(unsafe) private static var loaded: [String: FastTextModel] = [:]
 
@@ -52,6 +63,19 @@ final class FastTextModel: @unchecked Sendable {
     }
 }
 
+/// A predictor on loan; returned to its model's pool when the step that holds it goes away.
+final class PredictorLease {
+    let predictor: FastTextPredictor
+    private let model: FastTextModel
+
+    fileprivate init(predictor: FastTextPredictor, model: FastTextModel) {
+        self.predictor = predictor
+        self.model = model
+    }
+
+    deinit { model.giveBack(predictor) }
+}
+
 /// Predictions of one thread, with a token cache.
 final class FastTextPredictor {
     let model: FastTextModel
@@ -59,7 +83,7 @@ final class FastTextPredictor {
     private var labels: [Int32]
     private var probs: [Float]
 
-    init(model: FastTextModel, cacheEntries: Int = 200_000) throws {
+    init(model: FastTextModel, cacheEntries: Int = 1_000_000) throws {
         self.model = model
         guard let h = cft_predictor_new(model.handle, cacheEntries) else {
             throw StepError(.shard, "cannot create a fastText predictor (out of memory)")
@@ -73,12 +97,27 @@ final class FastTextPredictor {
 
     /// The top `k` labels (all when k <= 0) with probability ≥ `threshold`, best first.
     func predict(_ text: String, k: Int = -1, threshold: Float = 0) throws -> [(label: Int, probability: Float)] {
+        try call(text) { h, chars, count, l, p in cft_predict(h, chars, count, Int32(k), threshold, l, p) }
+    }
+
+    /// The best label whatever its probability, then every other label with probability ≥ `threshold`, best
+    /// first; the label tree is only searched above the threshold, so this is cheaper than `predict`.
+    func predictBest(_ text: String, threshold: Float) throws -> [(label: Int, probability: Float)] {
+        try call(text) { h, chars, count, l, p in cft_predict_best(h, chars, count, threshold, l, p) }
+    }
+
+    private func call(
+        _ text: String,
+        _ body: (OpaquePointer, UnsafePointer<CChar>?, Int, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Float>?)
+            -> Int32
+    ) throws -> [(label: Int, probability: Float)] {
         var text = text
+        let handle = self.handle
         let n = text.withUTF8 { buf in
             buf.withMemoryRebound(to: CChar.self) { chars in
                 labels.withUnsafeMutableBufferPointer { l in
                     probs.withUnsafeMutableBufferPointer { p in
-                        cft_predict(handle, chars.baseAddress, chars.count, Int32(k), threshold, l.baseAddress, p.baseAddress)
+                        body(handle, chars.baseAddress, chars.count, l.baseAddress, p.baseAddress)
                     }
                 }
             }
@@ -94,7 +133,9 @@ final class FastTextPredictor {
             buf.withMemoryRebound(to: CChar.self) { chars in
                 labels.withUnsafeMutableBufferPointer { l in
                     probs.withUnsafeMutableBufferPointer { p in
-                        cft_predict_reference(model.handle, chars.baseAddress, chars.count, Int32(k), threshold, l.baseAddress, p.baseAddress)
+                        cft_predict_reference(
+                            model.handle, chars.baseAddress, chars.count, Int32(k), threshold, l.baseAddress,
+                            p.baseAddress)
                     }
                 }
             }
@@ -120,6 +161,9 @@ enum ModelLocator {
             dirs.append(root.path + "/.cache/models")
         }
         for d in dirs where FileManager.default.fileExists(atPath: d + "/" + name) { return d + "/" + name }
-        throw ParameterError(parameter, "model \(name) not found (looked in \(dirs.joined(separator: ", "))); run scripts/fetch-models or give a path")
+        throw ParameterError(
+            parameter,
+            "model \(name) not found (looked in \(dirs.joined(separator: ", "))); run scripts/fetch-models or give a path"
+        )
     }
 }

@@ -7,27 +7,33 @@ import DarwinCore
 /// `metadata.language_score` get the best label and its probability, and a document is kept when one of
 /// the wanted languages scores above the threshold (or, with no languages given, when the best one does).
 struct LanguageIdentifier: StreamingStep {
-    let predictor: FastTextPredictor
+    let lease: PredictorLease
+    var predictor: FastTextPredictor { lease.predictor }
     let wanted: [Int]  // label indices; empty = any language
     let threshold: Float
     let annotateOnly: Bool
 
     static let descriptor = StepDescriptor(
         id: "language_id", version: 1, levels: [.l2],
-        summary: "identify the language with fastText lid.176; annotate metadata.language(_score); keep chosen languages",
+        summary:
+            "identify the language with fastText lid.176; annotate metadata.language(_score); keep chosen languages",
         reference: "fastText lid.176 (Joulin et al. 2016); datatrove LanguageFilter; FineWeb keeps en > 0.65",
         kind: .streaming,
         parameters: [
-            ParameterSpec("languages", .stringList, default: .null,
+            ParameterSpec(
+                "languages", .stringList, default: .null,
                 "language codes to keep, as the model names them (en, fr, zh, …); none: any language"),
-            ParameterSpec("threshold", .number(min: 0, max: 1), default: 0.65,
+            ParameterSpec(
+                "threshold", .number(min: 0, max: 1), default: 0.65,
                 "a wanted language must score above this (FineWeb: 0.65)"),
-            ParameterSpec("model", .string, default: "lid.176.ftz",
+            ParameterSpec(
+                "model", .string, default: "lid.176.ftz",
                 "fastText model: a path, or a file name looked up in $DARWIN_MODELS and .cache/models"),
             ParameterSpec("annotate_only", .boolean, default: false, "only annotate; drop nothing"),
         ],
         histograms: [
-            HistogramSpec(name: "language_score", lower: 0, upper: 1, bins: 20, scale: .linear,
+            HistogramSpec(
+                name: "language_score", lower: 0, upper: 1, bins: 20, scale: .linear,
                 summary: "probability of the best language")
         ],
         examples: [],
@@ -48,12 +54,15 @@ struct LanguageIdentifier: StreamingStep {
                 wanted.append(i)
             }
             return .streaming(
-                LanguageIdentifier(predictor: try FastTextPredictor(model: model), wanted: wanted,
+                LanguageIdentifier(
+                    lease: try model.lease(), wanted: wanted,
                     threshold: Float(p.double("threshold")), annotateOnly: p.bool("annotate_only")))
         })
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
-        let predictions = try predictor.predict(document.text)
+        // Only labels above the threshold can keep a document, so the label tree is searched only there (with
+        // a margin: fastText prunes on log(p + 1e-5) of partial paths, the decision below is exact).
+        let predictions = try predictor.predictBest(document.text, threshold: max(0, threshold - 0.001))
         guard let best = predictions.first else {
             // No features at all (cannot happen with a vocabulary that has the end-of-line token).
             return annotateOnly ? .keep : .drop(rule: "no_prediction")
@@ -66,14 +75,13 @@ struct LanguageIdentifier: StreamingStep {
         if annotateOnly { return .keep }
         if wanted.isEmpty {
             return best.probability > threshold
-                ? .keep : .drop(rule: "low_score", detail: ["language": .string(label), "score": .number(JSONNumber(Double(best.probability)))])
+                ? .keep
+                : .drop(
+                    rule: "low_score",
+                    detail: ["language": .string(label), "score": .number(JSONNumber(Double(best.probability)))])
         }
         for p in predictions where wanted.contains(p.label) && p.probability > threshold { return .keep }
-        let wantedBest = predictions.first { wanted.contains($0.label) }
-        let detail: JSONValue = [
-            "language": .string(label), "score": .number(JSONNumber(Double(best.probability))),
-            "wanted_score": .number(JSONNumber(Double(wantedBest?.probability ?? 0))),
-        ]
+        let detail: JSONValue = ["language": .string(label), "score": .number(JSONNumber(Double(best.probability)))]
         return .drop(rule: wanted.contains(best.label) ? "low_score" : "other_language", detail: detail)
     }
 }
