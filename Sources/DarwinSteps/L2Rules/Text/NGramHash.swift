@@ -22,6 +22,9 @@ enum NGramHash {
         return r >= modulus ? r - modulus : r
     }
 
+    @inline(__always)
+    static func submod(_ a: UInt64, _ b: UInt64) -> UInt64 { a >= b ? a - b : a &+ modulus &- b }
+
     /// Hash and B^length of a byte string.
     static func of(_ bytes: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> (hash: UInt64, power: UInt64) {
         var h: UInt64 = 0, p: UInt64 = 1
