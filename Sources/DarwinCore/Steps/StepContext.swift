@@ -119,7 +119,8 @@ public struct HistogramSpec: Sendable, Equatable, Codable {
         }
     }
 
-    /// The bin of `value`: -1 below the range, `bins` at or above it.
+    /// The bin of `value`: -1 below the range, `bins` above it. The last bin includes the upper bound, so
+    /// that shares and probabilities of exactly 1 fall in the 0.95–1 bin.
     public func bin(of value: Double) -> Int {
         guard value.isFinite else { return value > 0 ? bins : -1 }
         let f: Double
@@ -130,7 +131,7 @@ public struct HistogramSpec: Sendable, Equatable, Codable {
             f = (log10(value) - log10(lower)) / (log10(upper) - log10(lower))
         }
         if f < 0 { return -1 }
-        if f >= 1 { return bins }
+        if f > 1 { return bins }
         return min(bins - 1, Int(f * Double(bins)))
     }
 }

@@ -264,7 +264,7 @@ public struct HistogramChart {
         guard let first = h.counts.firstIndex(where: { $0 > 0 }), let last = h.counts.lastIndex(where: { $0 > 0 })
         else {
             if h.underflow > 0 { out += "  all \(h.underflow) values below \(h.spec.lower)\n" }
-            if h.overflow > 0 { out += "  all \(h.overflow) values at or above \(h.spec.upper)\n" }
+            if h.overflow > 0 { out += "  all \(h.overflow) values above \(h.spec.upper)\n" }
             return out
         }
         let peak = max(1, h.counts.max() ?? 1, h.underflow, h.overflow)
@@ -291,7 +291,7 @@ public struct HistogramChart {
         if h.overflow > 0 {
             cumulative += h.overflow
             rows.append([
-                "≥ " + edge(h.spec.upper), Format.count(h.overflow), Format.percent(cumulative, of: h.total),
+                "> " + edge(h.spec.upper), Format.count(h.overflow), Format.percent(cumulative, of: h.total),
                 bar(h.overflow),
             ])
         }
