@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "DarwinCoreTests", dependencies: ["DarwinCore", "DarwinTestSupport"]),
         .testTarget(name: "DarwinIOTests", dependencies: ["DarwinIO", "DarwinTestSupport"]),
         .testTarget(name: "DarwinProvenanceTests", dependencies: ["DarwinProvenance", "DarwinTestSupport"]),
-        .testTarget(name: "DarwinStepsTests", dependencies: ["DarwinSteps", "DarwinTestSupport"]),
+        .testTarget(name: "DarwinStepsTests", dependencies: ["DarwinSteps", "DarwinTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "DarwinRunnerTests",
             dependencies: ["DarwinRunner", "DarwinSteps", "DarwinTestSupport"]
