@@ -25,7 +25,17 @@ import Testing
         let kept = try Shards.documents(out.path + "/L2-sample/part-00000.jsonl.zst")
         #expect(
             kept.first?.value(atPath: "darwin.history") == [
-                "L2:set_field", "L2:min_length", "L2:exact_dedup", "L2-sample:sample",
+                "L2:set_field", "L2:language_id", "L2:gopher_repetition", "L2:gopher_quality", "L2:c4",
+                "L2:fineweb_quality", "L2:pii", "L2:exact_dedup", "L2-sample:sample",
+            ])
+        #expect(kept.allSatisfy { $0.value(atPath: "metadata.language") == "en" })
+        #expect(kept.allSatisfy { ($0.value(atPath: "metadata.language_score")?.doubleValue ?? 0) > 0.65 })
+        // The L2 rules drop what datatrove drops on the sample (see ReferenceAgreementTests), in this order.
+        let steps = stages[0]["steps"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        #expect(
+            steps.map { "\($0["step"]?.stringValue ?? "?")=\($0["dropped"]?.intValue ?? -1)" } == [
+                "set_field=0", "language_id=230", "gopher_repetition=35", "gopher_quality=204", "c4=29",
+                "fineweb_quality=17", "pii=0", "exact_dedup=3",
             ])
         #expect(kept.first?.value(atPath: "darwin.level") == 2)
         #expect(kept.first?.value(atPath: "metadata.collection") == "darwin-demo")
@@ -34,7 +44,7 @@ import Testing
             "inspect", out.path, "--stage", "L2", "--rejected-by", "exact_dedup", "--json", "--limit", "100",
         ])
         let dups = inspect.stdout.split(separator: "\n").compactMap { try? Document.parse(String($0)) }
-        #expect(dups.count == 11)
+        #expect(dups.count == 3)
         #expect(
             dups.allSatisfy {
                 $0.rejection?.rule == "exact_dedup:duplicate"
@@ -118,7 +128,32 @@ import Testing
         let validate = try darwin(["validate", "configs/demo.yaml"], in: Repository.root)
         #expect(validate.status == 0)
         #expect(
-            validate.stdout.contains("L2 (L2): set_field, min_length, exact_dedup · 3 phases"), "\(validate.stdout)")
+            validate.stdout.contains("L2 (L2): set_field, language_id, gopher_repetition, gopher_quality, c4"),
+            "\(validate.stdout)")
+    }
+
+    @Test(arguments: ["fineweb-en", "darwin-science-l2"])
+    func presetsRunOnTheSample(preset: String) throws {
+        let out = TemporaryDirectory("darwin-preset")
+        let r = try darwin(
+            ["run", "configs/\(preset).yaml", "--output", out.path, "--progress", "none"], in: Repository.root)
+        #expect(r.status == 0, "\(r.stderr)")
+        let stats = try #require(try JSONValue.parse(try darwin(["stats", out.path, "--json"]).stdout).objectValue)
+        let stage = try #require(stats["stages"]?.arrayValue?.first?.objectValue)
+        #expect(stage["docs_in"] == 739)
+        let dropped = Dictionary(
+            uniqueKeysWithValues: (stage["steps"]?.arrayValue ?? []).compactMap(\.objectValue).map {
+                ($0["step"]?.stringValue ?? "", $0["dropped"]?.intValue ?? -1)
+            })
+        if preset == "fineweb-en" {
+            #expect(dropped["url_filter"] == 2, "a banned word and a banned sub-word in the sample's URLs")
+            #expect(dropped["language_id"] == 230)
+            #expect((stage["docs_out"]?.intValue ?? 0) > 150)
+        } else {
+            #expect(dropped["language_id"] == 230)
+            #expect((dropped["min_bytes"] ?? 0) > 200, "most documentation pages are under 8 KB")
+            #expect(dropped["garbled_text"] == 0)
+        }
     }
 
     @Test func notAJobFolder() throws {
