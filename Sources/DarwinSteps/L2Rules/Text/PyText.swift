@@ -173,21 +173,21 @@ struct PyText {
         var i = r.lowerBound
         let last = r.upperBound - needle.count
         while i <= last {
-            if b[i] == first {
-                var match = true
-                for k in 1..<needle.count where b[i + k] != needle[k] {
-                    match = false
-                    break
-                }
-                if match {
-                    n += 1
-                    i += needle.count
-                    continue
-                }
+            if b[i] == first && matches(needle, at: i) {
+                n += 1
+                i += needle.count
+                continue
             }
             i += 1
         }
         return n
+    }
+
+    /// Whether `needle` stands at byte offset `i` (the caller checks the bounds).
+    @inline(__always)
+    private func matches(_ needle: [UInt8], at i: Int) -> Bool {
+        for k in 1..<needle.count where b[i + k] != needle[k] { return false }
+        return true
     }
 
     /// Number of occurrences of one byte.
@@ -219,14 +219,7 @@ struct PyText {
         var i = r.lowerBound
         let last = r.upperBound - needle.count
         while i <= last {
-            if b[i] == first {
-                var match = true
-                for k in 1..<needle.count where b[i + k] != needle[k] {
-                    match = false
-                    break
-                }
-                if match { return true }
-            }
+            if b[i] == first && matches(needle, at: i) { return true }
             i += 1
         }
         return false
