@@ -169,6 +169,31 @@ class Model : public fasttext::FastText {
         in.exceptions(std::ifstream::failbit | std::ifstream::badbit);
         if (!checkModel(in)) throw std::invalid_argument("not a fastText model (wrong magic number or version)");
         loadModel(in);
+        // Anything after the model means the file is not what it claims to be.
+        in.exceptions(std::ifstream::goodbit);
+        if (in.peek() != std::char_traits<char>::eof()) throw std::invalid_argument("unexpected bytes after the model");
+        prepare();
+    }
+
+    // Trains a model as FastText::train does (the arguments decide everything, including the seed).
+    void train_model(const fasttext::Args &a, const fasttext::FastText::TrainCallback &callback) {
+        train(a, callback);
+        prepare();
+    }
+
+    // Quantizes a trained supervised model in place (FastText::quantize), then prepares it again.
+    void quantize_model(const fasttext::Args &q) {
+        quantize(q);
+        prepare();
+    }
+
+    // The derived tables darwin predicts with, rebuilt after loading, training or quantizing.
+    void prepare() {
+        loss.reset();
+        labels.clear();
+        prune = PruneTable();
+        table = nullptr;
+        decoded = HugeBuffer();
         if (args_->model == fasttext::model_name::sup) loss = createLoss(output_);
         for (int32_t i = 0; i < dict_->nlabels(); i++) labels.push_back(dict_->getLabel(i));
         prune_size = DictionaryPeek::pruneidx_size(*dict_);
@@ -200,11 +225,13 @@ class Model : public fasttext::FastText {
 
 // A flat cache from token to the input rows of its features, in the order fastText adds them, so that adding
 // them again reproduces the reference hidden vector bit for bit. Entries live in one arena:
-// [length, count, token bytes padded to 4, count row ids]. The table holds a 32-bit tag of the token's hash
+// [length, count | kWordFlag, fastText hash, token bytes padded to 4, count row ids]; the flag marks tokens
+// of type word, whose hashes feed the word n-grams. The table holds a 32-bit tag of the token's hash
 // and the entry's offset; probing reads only the table, and the entry is compared when its ids are needed,
 // after a prefetch. When the table is half full or the arena full, everything is dropped at once.
 struct TokenCache {
     static constexpr size_t kMaxTokenBytes = 1024;  // longer tokens are not cached
+    static constexpr uint32_t kWordFlag = 0x80000000u;
     struct Slot {
         uint32_t tag;  // 0 = empty
         uint32_t offset;
@@ -255,7 +282,7 @@ struct TokenCache {
 
     bool matches(int64_t offset, const char *p, size_t n) const {
         const uint32_t *e = arena + offset;
-        return e[0] == n && std::memcmp(e + 2, p, n) == 0;
+        return e[0] == n && std::memcmp(e + 3, p, n) == 0;
     }
 
     // Offset of the token's entry, or -1.
@@ -266,23 +293,31 @@ struct TokenCache {
         return -1;
     }
 
-    static size_t entry_words(size_t n, size_t count) { return 2 + (n + 3) / 4 + count; }
+    static size_t entry_words(size_t n, size_t count) { return 3 + (n + 3) / 4 + count; }
 
-    static void write_entry(uint32_t *e, const char *p, size_t n, const std::vector<int32_t> &ids) {
+    // Reading an entry.
+    static inline uint32_t count_of(const uint32_t *e) { return e[1] & ~kWordFlag; }
+    static inline bool is_word(const uint32_t *e) { return e[1] & kWordFlag; }
+    static inline int32_t word_hash(const uint32_t *e) { return (int32_t)e[2]; }
+    static inline const uint32_t *ids_of(const uint32_t *e) { return e + 3 + (e[0] + 3) / 4; }
+
+    static void write_entry(uint32_t *e, const char *p, size_t n, const std::vector<int32_t> &ids, bool word,
+                            uint32_t hash) {
         e[0] = (uint32_t)n;
-        e[1] = (uint32_t)ids.size();
-        if (n % 4) e[1 + (n + 3) / 4] = 0;  // padding after the token's bytes
-        std::memcpy(e + 2, p, n);
-        std::memcpy(e + 2 + (n + 3) / 4, ids.data(), ids.size() * sizeof(int32_t));
+        e[1] = (uint32_t)ids.size() | (word ? kWordFlag : 0);
+        e[2] = hash;
+        if (n % 4) e[2 + (n + 3) / 4] = 0;  // padding after the token's bytes
+        std::memcpy(e + 3, p, n);
+        std::memcpy(e + 3 + (n + 3) / 4, ids.data(), ids.size() * sizeof(int32_t));
     }
 
     // Adds the token's entry, clearing the cache first when it is full; -1 when the entry is too large to keep.
-    int64_t insert(const char *p, size_t n, uint64_t h, const std::vector<int32_t> &ids) {
+    int64_t insert(const char *p, size_t n, uint64_t h, const std::vector<int32_t> &ids, bool word, uint32_t hash) {
         const size_t words = entry_words(n, ids.size());
         if (n > kMaxTokenBytes || words > arena_capacity / 4) return -1;
         if (used >= capacity || arena_size + words > arena_capacity) clear();
         const uint32_t offset = (uint32_t)arena_size;
-        write_entry(arena + offset, p, n, ids);
+        write_entry(arena + offset, p, n, ids, word, hash);
         arena_size += words;
         uint32_t slot = slot_of(h);
         while (slots[slot].tag) slot = (slot + 1) & mask;
@@ -314,6 +349,9 @@ struct cft_predictor {
     std::vector<int32_t> ids;
     std::vector<uint32_t> scratch;  // the entry of a token that is not cached
     std::string token, word;
+    bool token_is_word = false;
+    uint32_t token_hash = 0;
+    std::vector<int32_t> word_hashes, ngram_rows;  // word n-grams of the current line
     struct Tok {
         const char *ptr;
         size_t len;
@@ -330,9 +368,11 @@ struct cft_predictor {
         const auto &dict = ft.dict();
         token.assign(tp, tn);
         ids.clear();
-        int32_t wid = dict.getId(token);
+        token_hash = dict.hash(token);
+        int32_t wid = dict.getId(token, token_hash);
         fasttext::entry_type type = wid < 0 ? dict.getType(token) : dict.getType(wid);
-        if (type != fasttext::entry_type::word) return;
+        token_is_word = type == fasttext::entry_type::word;
+        if (!token_is_word) return;
         if (wid >= 0) {
             ids = dict.getSubwords(wid);
         } else if (token != fasttext::Dictionary::EOS && ft.args().maxn > 0) {
@@ -352,7 +392,7 @@ struct cft_predictor {
                 off = cache.find(t.ptr, t.len, t.hash);
                 if (off < 0) {
                     features(t.ptr, t.len);
-                    off = cache.insert(t.ptr, t.len, t.hash, ids);
+                    off = cache.insert(t.ptr, t.len, t.hash, ids, token_is_word, token_hash);
                 }
                 t.offset = off;
                 t.generation = cache.generation;
@@ -365,7 +405,7 @@ struct cft_predictor {
             features(t.ptr, t.len);
         }
         scratch.resize(TokenCache::entry_words(t.len, ids.size()));
-        TokenCache::write_entry(scratch.data(), t.ptr, t.len, ids);
+        TokenCache::write_entry(scratch.data(), t.ptr, t.len, ids, token_is_word, token_hash);
         return scratch.data();
     }
 };
@@ -401,6 +441,99 @@ cft_model *cft_model_load(const char *path, char *error, size_t error_len) {
 }
 
 void cft_model_free(cft_model *model) { delete model; }
+
+static void set_error(char *error, size_t error_len, const std::string &why) {
+    if (error && error_len > 0) {
+        std::strncpy(error, why.c_str(), error_len - 1);
+        error[error_len - 1] = 0;
+    }
+}
+
+cft_model *cft_train(const cft_train_args *a, cft_progress_fn progress, void *context, char *error,
+                     size_t error_len) {
+    try {
+        fasttext::Args args;
+        args.input = a->input;
+        args.output = "";
+        args.model = fasttext::model_name::sup;
+        args.lr = a->lr;
+        args.lrUpdateRate = a->lr_update_rate;
+        args.dim = a->dim;
+        args.ws = a->ws;
+        args.epoch = a->epoch;
+        args.minCount = a->min_count;
+        args.minCountLabel = a->min_count_label;
+        args.neg = a->neg;
+        args.wordNgrams = a->word_ngrams;
+        args.bucket = a->bucket;
+        args.minn = a->minn;
+        args.maxn = a->maxn;
+        args.thread = a->threads;
+        args.t = a->sampling;
+        args.seed = a->seed;
+        args.verbose = 0;
+        const std::string loss = a->loss;
+        if (loss == "softmax") {
+            args.loss = fasttext::loss_name::softmax;
+        } else if (loss == "hs") {
+            args.loss = fasttext::loss_name::hs;
+        } else if (loss == "ns") {
+            args.loss = fasttext::loss_name::ns;
+        } else if (loss == "ova") {
+            args.loss = fasttext::loss_name::ova;
+        } else {
+            throw std::invalid_argument("unknown loss '" + loss + "'");
+        }
+        fasttext::FastText::TrainCallback callback;
+        if (progress)
+            callback = [progress, context](float done, float l, double, double lr, int64_t) {
+                progress(context, done, l, lr);
+            };
+        auto m = std::make_unique<cft_model>();
+        m->ft.train_model(args, callback);
+        return m.release();
+    } catch (const std::exception &e) {
+        set_error(error, error_len, e.what());
+        return nullptr;
+    } catch (...) {
+        set_error(error, error_len, "unknown error while training");
+        return nullptr;
+    }
+}
+
+int cft_model_save(const cft_model *m, const char *path, char *error, size_t error_len) {
+    try {
+        const_cast<Model &>(m->ft).saveModel(path);
+        return 0;
+    } catch (const std::exception &e) {
+        set_error(error, error_len, e.what());
+        return -1;
+    }
+}
+
+int cft_model_quantize(cft_model *m, const char *input, long cutoff, int retrain, int qnorm, int qout, int dsub,
+                       char *error, size_t error_len) {
+    try {
+        fasttext::Args q;
+        q.input = input ? input : "";
+        q.output = "";
+        q.cutoff = cutoff > 0 ? (size_t)cutoff : 0;
+        q.retrain = retrain != 0 && input != nullptr;
+        q.qnorm = qnorm != 0;
+        q.qout = qout != 0;
+        q.dsub = dsub > 0 ? (size_t)dsub : 2;
+        q.verbose = 0;
+        const auto &trained = m->ft.args();
+        q.epoch = trained.epoch;
+        q.lr = trained.lr;
+        q.thread = trained.thread;
+        m->ft.quantize_model(q);
+        return 0;
+    } catch (const std::exception &e) {
+        set_error(error, error_len, e.what());
+        return -1;
+    }
+}
 
 int cft_model_is_supervised(const cft_model *m) { return m->ft.args().model == fasttext::model_name::sup; }
 
@@ -461,14 +594,18 @@ int cft_predict_reference(const cft_model *model, const char *text, size_t len, 
 }
 
 // The averaged input vector of a line into state.hidden, as Model::computeHidden; false when the line has no
-// features. Lines of models without word n-grams take the cached path, others fastText's own.
+// features. Token features come from the cache; word n-grams (wordNgrams > 1) are hashed from the cached word
+// hashes as Dictionary::addWordNgrams does, and added after all token features, in fastText's order. A
+// quantized matrix too large to decode takes fastText's own path.
 static bool compute_hidden(cft_predictor *p, const char *text, size_t len, fasttext::Model::State &state) {
     const Model &ft = p->model->ft;
     const auto &args = ft.args();
     fasttext::Vector &hidden = state.hidden;
     hidden.zero();
-    if (args.wordNgrams > 1 || !ft.table) {
+    if (!ft.table) {
         std::string line(text, len);
+        for (char &c : line)
+            if (c == '\n') c = ' ';  // one line, as the cached path reads it
         line.push_back('\n');
         std::istringstream in(line);
         std::vector<int32_t> words, wlabels;
@@ -478,8 +615,13 @@ static bool compute_hidden(cft_predictor *p, const char *text, size_t len, fastt
         return true;
     }
     const int dim = args.dim;
+    const int ngrams = args.wordNgrams;
     int64_t count = 0;
     fasttext::real *h = hidden.data();
+    auto add_row = [&](uint32_t id) {
+        const fasttext::real *row = ft.table + (size_t)id * dim;
+        for (int j = 0; j < dim; j++) h[j] += row[j];
+    };
     // The line's tokens, split as fastText reads a line, then the end-of-line token.
     auto &toks = p->toks;
     toks.clear();
@@ -492,6 +634,8 @@ static bool compute_hidden(cft_predictor *p, const char *text, size_t len, fastt
     }
     const std::string &eos = fasttext::Dictionary::EOS;
     toks.push_back({eos.data(), eos.size(), TokenCache::hash(eos.data(), eos.size()), -1, 0, false});
+    auto &hashes = p->word_hashes;
+    hashes.clear();
     // Stages D tokens apart, so that table, entry and row loads are in flight before they are needed:
     // prefetch the slot (i), probe it and prefetch the entry (i - D), prefetch the rows (i - 2D), add them
     // (i - 3D). A probe made before the cache was cleared is made again.
@@ -509,19 +653,39 @@ static bool compute_hidden(cft_predictor *p, const char *text, size_t len, fastt
         }
         if (step >= 2 * D && step - 2 * D < n) {
             const uint32_t *e = p->entry(toks[step - 2 * D]);
-            const uint32_t *ids = e + 2 + (e[0] + 3) / 4;
-            for (uint32_t r = 0; r < e[1]; r++) __builtin_prefetch(table + (size_t)ids[r] * dim);
+            const uint32_t *ids = TokenCache::ids_of(e);
+            for (uint32_t r = 0, c = TokenCache::count_of(e); r < c; r++)
+                __builtin_prefetch(table + (size_t)ids[r] * dim);
         }
         if (step >= 3 * D) {
             const uint32_t *e = p->entry(toks[step - 3 * D]);
-            const uint32_t c = e[1];
-            const uint32_t *ids = e + 2 + (e[0] + 3) / 4;
-            for (uint32_t r = 0; r < c; r++) {
-                const fasttext::real *row = table + (size_t)ids[r] * dim;
-                for (int j = 0; j < dim; j++) h[j] += row[j];
-            }
+            const uint32_t c = TokenCache::count_of(e);
+            const uint32_t *ids = TokenCache::ids_of(e);
+            for (uint32_t r = 0; r < c; r++) add_row(ids[r]);
             count += c;
+            if (ngrams > 1 && TokenCache::is_word(e)) hashes.push_back(TokenCache::word_hash(e));
         }
+    }
+    if (ngrams > 1 && ft.prune_size != 0) {
+        // Dictionary::addWordNgrams: the 32-bit word hashes are widened with their sign, as fastText does.
+        auto &rows = p->ngram_rows;
+        rows.clear();
+        const uint64_t bucket = (uint64_t)args.bucket;
+        for (size_t a = 0; a < hashes.size(); a++) {
+            uint64_t g = (uint64_t)(int64_t)hashes[a];
+            for (size_t b = a + 1; b < hashes.size() && b < a + (size_t)ngrams; b++) {
+                g = g * 116049371 + (uint64_t)(int64_t)hashes[b];
+                int32_t id = (int32_t)(g % bucket);
+                if (ft.prune_size > 0) {
+                    id = ft.prune.find(id);
+                    if (id < 0) continue;
+                }
+                rows.push_back(ft.nwords + id);
+                __builtin_prefetch(table + (size_t)(ft.nwords + id) * dim);
+            }
+        }
+        for (int32_t r : rows) add_row((uint32_t)r);
+        count += (int64_t)rows.size();
     }
     if (count == 0) return false;
     hidden.mul(1.0 / count);  // as Model::computeHidden

@@ -31,6 +31,44 @@ int cft_model_dim(const cft_model *model);
 /// Training arguments for reports: minn, maxn, wordNgrams, and the loss name ("hs", "softmax", "ns", "ova").
 void cft_model_args(const cft_model *model, int *minn, int *maxn, int *word_ngrams, const char **loss);
 
+/// Training arguments of a supervised model, as the fastText CLI names them (`-lr`, `-dim`, …).
+typedef struct cft_train_args {
+    const char *input;  ///< a text file of lines "__label__x text"
+    double lr;
+    int lr_update_rate;
+    int dim;
+    int ws;
+    int epoch;
+    int min_count;
+    int min_count_label;
+    int neg;
+    int word_ngrams;
+    int bucket;
+    int minn;
+    int maxn;
+    int threads;
+    double sampling;   ///< -t
+    const char *loss;  ///< "softmax", "hs", "ns" or "ova"
+    int seed;
+} cft_train_args;
+
+/// Training progress: share done (0…1), average loss so far, current learning rate.
+typedef void (*cft_progress_fn)(void *context, float progress, float loss, double lr);
+
+/// Trains a supervised model with FastText::train. With one thread the result depends only on the input and
+/// the arguments. On failure returns NULL and writes the reason into `error`.
+cft_model *cft_train(const cft_train_args *args, cft_progress_fn progress, void *context, char *error,
+                     size_t error_len);
+
+/// Saves a model in fastText's binary format (.bin, or .ftz once quantized); 0 or -1 with `error` set.
+int cft_model_save(const cft_model *model, const char *path, char *error, size_t error_len);
+
+/// Quantizes a trained supervised model in place, as `fasttext quantize`: keeps the `cutoff` most important
+/// rows (0: all), retrains on `input` after pruning when `retrain` is set, product-quantizes the input matrix
+/// (`dsub`, `qnorm`) and the output matrix when `qout` is set. 0 or -1 with `error` set.
+int cft_model_quantize(cft_model *model, const char *input, long cutoff, int retrain, int qnorm, int qout, int dsub,
+                       char *error, size_t error_len);
+
 /// A per-thread predictor with a token cache of up to `cache_entries` tokens.
 cft_predictor *cft_predictor_new(const cft_model *model, size_t cache_entries);
 void cft_predictor_free(cft_predictor *p);

@@ -14,7 +14,7 @@ final class FastTextModel: @unchecked Sendable {
     let isSupervised: Bool
     let dimension: Int
 
-    private init(path: String, handle: OpaquePointer) {
+    fileprivate init(path: String, handle: OpaquePointer) {
         self.path = path
         self.handle = handle
         isSupervised = cft_model_is_supervised(handle) != 0
@@ -26,6 +26,38 @@ final class FastTextModel: @unchecked Sendable {
     }
 
     deinit { cft_model_free(handle) }
+
+    /// Training arguments: minn, maxn, wordNgrams and the loss, as stored in the model.
+    var trainingArguments: (minn: Int, maxn: Int, wordNgrams: Int, loss: String) {
+        var minn: Int32 = 0, maxn: Int32 = 0, ngrams: Int32 = 0
+        var loss: UnsafePointer<CChar>? = nil
+        cft_model_args(handle, &minn, &maxn, &ngrams, &loss)
+        return (Int(minn), Int(maxn), Int(ngrams), loss.map { String(cString: $0) } ?? "")
+    }
+
+    /// Saves the model in fastText's binary format.
+    func save(to path: String) throws {
+        var error = [CChar](repeating: 0, count: 512)
+        guard cft_model_save(handle, path, &error, error.count) == 0 else {
+            throw StepError(.shard, "cannot save the model to \(path): \(Self.message(error))")
+        }
+    }
+
+    /// Quantizes the model in place, as `fasttext quantize` (call before any prediction).
+    func quantize(retrainOn input: String?, cutoff: Int, qnorm: Bool, qout: Bool, dsub: Int) throws {
+        var error = [CChar](repeating: 0, count: 512)
+        guard
+            cft_model_quantize(
+                handle, input, cutoff, input == nil ? 0 : 1, qnorm ? 1 : 0, qout ? 1 : 0,
+                Int32(dsub), &error, error.count) == 0
+        else {
+            throw StepError(.shard, "cannot quantize the model: \(Self.message(error))")
+        }
+    }
+
+    fileprivate static func message(_ error: [CChar]) -> String {
+        String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     private let poolLock = NSLock()
     private var pool: [FastTextPredictor] = []
@@ -53,13 +85,83 @@ final class FastTextModel: @unchecked Sendable {
             }
             var error = [CChar](repeating: 0, count: 512)
             guard let h = cft_model_load(path, &error, error.count) else {
-                let why = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                throw ParameterError(parameter, "cannot load fastText model \(path): \(why)")
+                throw ParameterError(parameter, "cannot load fastText model \(path): \(message(error))")
             }
             let m = FastTextModel(path: path, handle: h)
             loaded[path] = m
             return m
         }
+    }
+}
+
+/// Training arguments of a supervised fastText model, with the fastText CLI's defaults for `supervised`.
+public struct FastTextTrainingArguments: Sendable, Equatable, Codable {
+    public var lr = 0.1
+    public var lrUpdateRate = 100
+    public var dim = 100
+    public var ws = 5
+    public var epoch = 5
+    public var minCount = 1
+    public var minCountLabel = 0
+    public var neg = 5
+    public var wordNgrams = 1
+    public var bucket = 2_000_000
+    public var minn = 0
+    public var maxn = 0
+    public var threads = 1
+    public var sampling = 0.0001
+    public var loss = "softmax"
+    public var seed = 0
+
+    public init() {}
+
+    /// The same arguments as fastText CLI flags, e.g. for `fasttext supervised`.
+    public var cliFlags: [String] {
+        [
+            "-lr", "\(lr)", "-lrUpdateRate", "\(lrUpdateRate)", "-dim", "\(dim)", "-ws", "\(ws)", "-epoch", "\(epoch)",
+            "-minCount", "\(minCount)", "-minCountLabel", "\(minCountLabel)", "-neg", "\(neg)", "-wordNgrams",
+            "\(wordNgrams)", "-bucket", "\(bucket)", "-minn", "\(minn)", "-maxn", "\(maxn)", "-thread", "\(threads)",
+            "-t", "\(sampling)", "-loss", loss, "-seed", "\(seed)",
+        ]
+    }
+}
+
+extension FastTextModel {
+    /// Trains a supervised model on a fastText training file (`__label__x text` lines).
+    ///
+    /// - Parameter progress: called now and then with the share done and the running loss.
+    static func train(
+        input: String, arguments a: FastTextTrainingArguments, progress: ((Float, Float) -> Void)? = nil
+    ) throws -> FastTextModel {
+        final class Box {
+            let f: ((Float, Float) -> Void)?
+            init(_ f: ((Float, Float) -> Void)?) { self.f = f }
+        }
+        let box = Box(progress)
+        var error = [CChar](repeating: 0, count: 512)
+        let handle: OpaquePointer? = input.withCString { inputPtr in
+            a.loss.withCString { lossPtr in
+                var c = cft_train_args(
+                    input: inputPtr, lr: a.lr, lr_update_rate: Int32(a.lrUpdateRate), dim: Int32(a.dim),
+                    ws: Int32(a.ws), epoch: Int32(a.epoch), min_count: Int32(a.minCount),
+                    min_count_label: Int32(a.minCountLabel), neg: Int32(a.neg), word_ngrams: Int32(a.wordNgrams),
+                    bucket: Int32(a.bucket), minn: Int32(a.minn), maxn: Int32(a.maxn), threads: Int32(a.threads),
+                    sampling: a.sampling, loss: lossPtr, seed: Int32(a.seed))
+                let context = Unmanaged.passUnretained(box).toOpaque()
+                return withExtendedLifetime(box) {
+                    cft_train(
+                        &c,
+                        progress == nil
+                            ? nil
+                            : { ctx, done, loss, _ in
+                                guard let ctx else { return }
+                                Unmanaged<Box>.fromOpaque(ctx).takeUnretainedValue().f?(done, loss)
+                            }, context, &error, error.count)
+                }
+            }
+        }
+        guard let handle else { throw StepError(.shard, "fastText training failed: \(message(error))") }
+        return FastTextModel(path: "", handle: handle)
     }
 }
 
@@ -163,7 +265,7 @@ enum ModelLocator {
         for d in dirs where FileManager.default.fileExists(atPath: d + "/" + name) { return d + "/" + name }
         throw ParameterError(
             parameter,
-            "model \(name) not found (looked in \(dirs.joined(separator: ", "))); run scripts/fetch-models or give a path"
+            "model \(name) not found (looked in \(dirs.joined(separator: ", "))); fetch published models with scripts/fetch-models, train one with darwin train-classifier, or give a path"
         )
     }
 }
