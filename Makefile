@@ -7,7 +7,7 @@ DARWIN_DEBUG := .build/debug/darwin
 BENCH_DATA ?= $(abspath ..)/bench-data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps models build release demo test bench fuzz lint format clean
+.PHONY: all deps models domain-tagger build release demo test bench fuzz lint format clean
 
 all: build
 
@@ -28,8 +28,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+## domain-tagger: train the sample domain classifier of configs/domain-tag.yaml into .cache/models
+domain-tagger: release
+	$(DARWIN_RELEASE) train-classifier --input data/sample --label-field metadata.source \
+		--label-map configs/domain-tag.labels.tsv --lowercase --word-ngrams 2 --dim 16 --epoch 10 \
+		--bucket 100000 --lr 0.5 --output .cache/models/domain-tag.bin
+
 ## demo: run configs/demo.yaml on the bundled sample and print its statistics
-demo: release models
+demo: release models domain-tagger
 	rm -rf out/demo
 	$(DARWIN_RELEASE) validate configs/demo.yaml
 	$(DARWIN_RELEASE) run configs/demo.yaml

@@ -17,5 +17,7 @@ public enum StepCatalog {
         URLFilter.descriptor,
         PIIMasker.descriptor,
         Decontaminator.descriptor,
+        FastTextClassifier.descriptor,
+        ScoreFilter.descriptor,
     ])
 }

@@ -7,11 +7,12 @@ import Testing
     @Test func demoRecipeRunsAndCountsAddUp() throws {
         let out = TemporaryDirectory("darwin-demo")
         let r = try darwin(
-            ["run", "configs/demo.yaml", "--output", out.path, "--progress", "none"], in: Repository.root)
+            ["run", "configs/demo.yaml", "--output", out.path, "--progress", "none"],
+            env: ["DARWIN_MODELS": try DomainTagger.directory()], in: Repository.root)
         #expect(r.status == 0, "\(r.stderr)")
         let stats = try #require(try JSONValue.parse(try darwin(["stats", out.path, "--json"]).stdout).objectValue)
         let stages = stats["stages"]?.arrayValue?.compactMap(\.objectValue) ?? []
-        #expect(stages.map { $0["name"]?.stringValue } == ["L2", "L2-sample"])
+        #expect(stages.map { $0["name"]?.stringValue } == ["L2", "L2-sample", "L3"])
         #expect(stages[0]["docs_in"] == 739)
         for s in stages {
             let i = s["docs_in"]?.intValue ?? -1, o = s["docs_out"]?.intValue ?? -1,
@@ -21,6 +22,16 @@ import Testing
             #expect(dropped == d, "per-step drops add up to the stage's rejections")
         }
         #expect(stages[1]["docs_in"] == stages[0]["docs_out"])
+        #expect(stages[2]["docs_in"] == stages[1]["docs_out"])
+        // L3: every document tagged; the more confident half of each domain kept (⌈n/2⌉ per domain).
+        let tagged =
+            try Shards.documents(out.path + "/L3/part-00000.jsonl.zst")
+            + (try Shards.documents(out.path + "/L3/_rejected/part-00000.jsonl.zst"))
+        #expect(tagged.allSatisfy { $0.value(atPath: "metadata.domain")?.stringValue != nil })
+        #expect(tagged.allSatisfy { ($0.value(atPath: "metadata.domain_scores")?.objectValue?.count ?? 0) == 4 })
+        let l3 = try #require(stages[2]["steps"]?.arrayValue?.last?.objectValue)
+        #expect(l3["step"] == "score_filter")
+        #expect((l3["drops"]?.objectValue?["score_filter:below_top_fraction"]?.intValue ?? 0) > 0)
         // Kept documents carry their lineage; rejected ones their reason.
         let kept = try Shards.documents(out.path + "/L2-sample/part-00000.jsonl.zst")
         #expect(
@@ -125,7 +136,9 @@ import Testing
         #expect(typo.status != 0 && typo.stderr.contains("did you mean 'min_length'"))
         let levels = try darwin(["levels"])
         #expect(levels.stdout.contains("L4  Generative refinement"))
-        let validate = try darwin(["validate", "configs/demo.yaml"], in: Repository.root)
+        let validate = try darwin(
+            ["validate", "configs/demo.yaml"], env: ["DARWIN_MODELS": try DomainTagger.directory()], in: Repository.root
+        )
         #expect(validate.status == 0)
         #expect(
             validate.stdout.contains("L2 (L2): set_field, language_id, gopher_repetition, gopher_quality, c4"),

@@ -11,42 +11,7 @@ import Testing
     let dir = TemporaryDirectory()
 
     func run(_ shards: [[Document]], params: [String: JSONValue] = [:]) throws -> [[(String, Decision)]] {
-        let d = try #require(StepCatalog.registry.descriptor("exact_dedup"))
-        let p = try Parameters.validate(params.map { (name: $0.key, value: $0.value) }, against: d.parameters).get()
-        guard case .global(let step) = try d.make(p) else { throw StepError(.shard, "not global") }
-        let infos = shards.indices.map { ShardInfo(index: $0, name: "s\($0)") }
-        func commit(_ ws: GlobalWorkspace) throws { try AtomicFiles.commit(ws.pendingOutputs) }
-        for (i, docs) in shards.enumerated() {
-            let ws = GlobalWorkspace(directory: dir.path, temporarySuffix: ".tmp")
-            var c = try step.makeCollector(shard: infos[i], workspace: ws)
-            var ctx = StepContext(stage: "L2", step: "exact_dedup", shard: infos[i], seed: 0, histograms: [])
-            for (j, doc) in docs.enumerated() {
-                ctx.documentIndex = j
-                try c.collect(doc, context: &ctx)
-            }
-            try c.finish(context: &ctx)
-            try commit(ws)
-        }
-        for partition in 0..<step.reducePhases[0].partitions {
-            let ws = GlobalWorkspace(directory: dir.path, temporarySuffix: ".tmp")
-            var ctx = StepContext(stage: "L2", step: "exact_dedup", shard: nil, seed: 0, histograms: [])
-            try step.reduce(phase: 0, partition: partition, shards: infos, workspace: ws, context: &ctx)
-            try commit(ws)
-        }
-        var out: [[(String, Decision)]] = []
-        for (i, docs) in shards.enumerated() {
-            let ws = GlobalWorkspace(directory: dir.path, temporarySuffix: ".tmp")
-            var a = try step.makeApplier(shard: infos[i], workspace: ws)
-            var ctx = StepContext(stage: "L2", step: "exact_dedup", shard: infos[i], seed: 0, histograms: [])
-            var decisions: [(String, Decision)] = []
-            for (j, doc) in docs.enumerated() {
-                ctx.documentIndex = j
-                var d = doc
-                decisions.append((doc.id, try a.process(&d, context: &ctx)))
-            }
-            out.append(decisions)
-        }
-        return out
+        try runGlobal("exact_dedup", params, shards: shards, in: dir.path)
     }
 
     func dropped(_ r: [[(String, Decision)]]) -> [String: String] {

@@ -33,6 +33,13 @@ public struct StepContext {
     public mutating func observe(_ histogram: String, _ value: Double) {
         stats.observe(histogram, value)
     }
+
+    /// Records a value in a histogram whose shape the step decides when it is built (one per label of a
+    /// model, say); the histogram is created on first use.
+    public mutating func observe(_ spec: HistogramSpec, _ value: Double) {
+        if stats.histograms[spec.name] == nil { stats.histograms[spec.name] = Histogram(spec: spec) }
+        stats.histograms[spec.name]?.add(value)
+    }
 }
 
 /// Counters, drop counts per rule and histograms of one step in one task; summed across tasks.

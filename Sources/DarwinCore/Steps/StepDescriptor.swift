@@ -10,8 +10,11 @@ public struct StepDescriptor: Sendable {
     public let summary: String
     /// Where the rule comes from (paper, reference implementation), or what it is for.
     public let reference: String
-    /// Streaming or global.
+    /// Streaming or global (for steps whose kind depends on their parameters: global when any use is).
     public let kind: Kind
+    /// For a step that is global only with some parameters (a selection that needs the whole input), says
+    /// which; `nil` means always `kind`.
+    public let globalWhen: (@Sendable (Parameters) -> Bool)?
     /// Typed parameters with their defaults.
     public let parameters: [ParameterSpec]
     /// Histograms the step records.
@@ -33,6 +36,7 @@ public struct StepDescriptor: Sendable {
     public init(
         id: String, version: Int, levels: [Level], summary: String, reference: String, kind: Kind,
         parameters: [ParameterSpec], histograms: [HistogramSpec] = [], examples: [StepExample] = [],
+        globalWhen: (@Sendable (Parameters) -> Bool)? = nil,
         make: @escaping @Sendable (Parameters) throws -> StepInstance
     ) {
         self.id = id
@@ -44,7 +48,14 @@ public struct StepDescriptor: Sendable {
         self.parameters = parameters
         self.histograms = histograms
         self.examples = examples
+        self.globalWhen = globalWhen
         self.make = make
+    }
+
+    /// Whether a use of the step with these parameters is a global step.
+    public func isGlobal(_ parameters: Parameters) -> Bool {
+        if let globalWhen { return globalWhen(parameters) }
+        return kind == .global
     }
 
     /// The spec of parameter `name`.

@@ -77,7 +77,7 @@ public struct StagePlan: Sendable {
         var segments: [[Int]] = [[]]
         var reduce: [Int: [ReducePhase]] = [:]
         for (i, step) in spec.steps.enumerated() {
-            if step.descriptor.kind == .global {
+            if step.descriptor.isGlobal(step.parameters) {
                 guard case .global(let g)? = try? step.descriptor.make(step.parameters) else {
                     throw RecipeError(
                         path: recipe.sourcePath, line: step.line, message: "step '\(step.name)' could not be built")

@@ -163,6 +163,16 @@ public struct StatsRenderer {
                                 ho["underflow"] = n(h.underflow)
                                 ho["overflow"] = n(h.overflow)
                                 ho["total"] = n(h.total)
+                                // Share of values at or above each edge: what a threshold there keeps.
+                                var above = h.total
+                                var atLeast: [JSONValue] = []
+                                for i in 0...h.spec.bins {
+                                    if i == 0 { above -= h.underflow }
+                                    atLeast.append(
+                                        .number(JSONNumber(h.total > 0 ? Double(above) / Double(h.total) : 0)))
+                                    if i < h.spec.bins { above -= h.counts[i] }
+                                }
+                                ho["share_at_or_above_edge"] = .array(atLeast)
                                 if let m = h.mean { ho["mean"] = .number(JSONNumber(m)) }
                                 if h.total > 0 {
                                     ho["min"] = .number(JSONNumber(h.minimum))
@@ -275,27 +285,31 @@ public struct HistogramChart {
         }
         func edge(_ x: Double) -> String { String(format: "%.4g", x) }
         var rows: [[String]] = []
+        // "≤": share of values up to the bin's upper edge; "≥": share from its lower edge up, i.e. what a
+        // threshold at that edge would keep.
         if h.underflow > 0 {
             rows.append([
                 "< " + edge(h.spec.lower), Format.count(h.underflow), Format.percent(cumulative, of: h.total),
-                bar(h.underflow),
+                Format.percent(h.total, of: h.total), bar(h.underflow),
             ])
         }
         for i in first...last {
+            let above = h.total - cumulative
             cumulative += h.counts[i]
             rows.append([
                 edge(h.spec.edge(i)) + " – " + edge(h.spec.edge(i + 1)), Format.count(h.counts[i]),
-                Format.percent(cumulative, of: h.total), bar(h.counts[i]),
+                Format.percent(cumulative, of: h.total), Format.percent(above, of: h.total), bar(h.counts[i]),
             ])
         }
         if h.overflow > 0 {
+            let above = h.total - cumulative
             cumulative += h.overflow
             rows.append([
                 "> " + edge(h.spec.upper), Format.count(h.overflow), Format.percent(cumulative, of: h.total),
-                bar(h.overflow),
+                Format.percent(above, of: h.total), bar(h.overflow),
             ])
         }
-        out += StatsRenderer.align([["bin", "count", "cum.", ""]] + rows, rightAligned: [1, 2])
+        out += StatsRenderer.align([["bin", "count", "≤ bin", "≥ bin", ""]] + rows, rightAligned: [1, 2, 3])
         return out
     }
 }

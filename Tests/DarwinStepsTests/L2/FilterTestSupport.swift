@@ -1,4 +1,5 @@
 import DarwinCore
+import DarwinIO
 import Foundation
 import Testing
 
@@ -36,3 +37,48 @@ let englishProse = """
     gave scientists a way to share their results and to correct each other. It is not an exaggeration to say that the modern \
     world began in those workshops, with ink, paper and patient hands.
     """
+
+/// Runs a global step's three phases by hand over in-memory shards (collect every shard, every reduce
+/// partition, then apply to every shard); returns each shard's (id, decision) pairs.
+func runGlobal(
+    _ id: String, _ params: [String: JSONValue], shards: [[Document]], in directory: String
+) throws -> [[(String, Decision)]] {
+    let d = try #require(StepCatalog.registry.descriptor(id))
+    let p = try Parameters.validate(params.map { (name: $0.key, value: $0.value) }, against: d.parameters).get()
+    guard case .global(let step) = try d.make(p) else { throw StepError(.shard, "not global") }
+    let infos = shards.indices.map { ShardInfo(index: $0, name: "s\($0)") }
+    func commit(_ ws: GlobalWorkspace) throws { try AtomicFiles.commit(ws.pendingOutputs) }
+    func workspace() -> GlobalWorkspace { GlobalWorkspace(directory: directory, temporarySuffix: ".tmp") }
+    for (i, docs) in shards.enumerated() {
+        let ws = workspace()
+        var c = try step.makeCollector(shard: infos[i], workspace: ws)
+        var ctx = StepContext(stage: "L", step: id, shard: infos[i], seed: 0, histograms: [])
+        for (j, doc) in docs.enumerated() {
+            ctx.documentIndex = j
+            try c.collect(doc, context: &ctx)
+        }
+        try c.finish(context: &ctx)
+        try commit(ws)
+    }
+    for (phase, rp) in step.reducePhases.enumerated() {
+        for partition in 0..<rp.partitions {
+            let ws = workspace()
+            var ctx = StepContext(stage: "L", step: id, shard: nil, seed: 0, histograms: [])
+            try step.reduce(phase: phase, partition: partition, shards: infos, workspace: ws, context: &ctx)
+            try commit(ws)
+        }
+    }
+    var out: [[(String, Decision)]] = []
+    for (i, docs) in shards.enumerated() {
+        var a = try step.makeApplier(shard: infos[i], workspace: workspace())
+        var ctx = StepContext(stage: "L", step: id, shard: infos[i], seed: 0, histograms: [])
+        var decisions: [(String, Decision)] = []
+        for (j, doc) in docs.enumerated() {
+            ctx.documentIndex = j
+            var d = doc
+            decisions.append((doc.id, try a.process(&d, context: &ctx)))
+        }
+        out.append(decisions)
+    }
+    return out
+}
