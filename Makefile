@@ -53,6 +53,7 @@ bench: release models
 	scripts/bench/json "$(BENCH_DATA)"
 	scripts/bench/passthrough --data "$(BENCH_DATA)"
 	scripts/bench/l2-speed --data "$(BENCH_DATA)"
+	scripts/bench/l3-speed --data "$(BENCH_DATA)"
 
 ## fuzz: fuzz the shard reader with libFuzzer for FUZZ_SECONDS, seeded with the sample shards
 fuzz: deps

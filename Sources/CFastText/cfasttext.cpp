@@ -469,7 +469,7 @@ cft_model *cft_train(const cft_train_args *a, cft_progress_fn progress, void *co
         args.minn = a->minn;
         args.maxn = a->maxn;
         args.thread = a->threads;
-        args.t = a->sampling;
+        args.t = (float)a->sampling;  // the CLI parses -t with std::stof; the same value gives the same file
         args.seed = a->seed;
         args.verbose = 0;
         const std::string loss = a->loss;

@@ -145,11 +145,12 @@ import Testing
             "\(validate.stdout)")
     }
 
-    @Test(arguments: ["fineweb-en", "darwin-science-l2"])
+    @Test(arguments: ["fineweb-en", "darwin-science-l2", "domain-tag"])
     func presetsRunOnTheSample(preset: String) throws {
         let out = TemporaryDirectory("darwin-preset")
         let r = try darwin(
-            ["run", "configs/\(preset).yaml", "--output", out.path, "--progress", "none"], in: Repository.root)
+            ["run", "configs/\(preset).yaml", "--output", out.path, "--progress", "none"],
+            env: ["DARWIN_MODELS": try DomainTagger.directory()], in: Repository.root)
         #expect(r.status == 0, "\(r.stderr)")
         let stats = try #require(try JSONValue.parse(try darwin(["stats", out.path, "--json"]).stdout).objectValue)
         let stage = try #require(stats["stages"]?.arrayValue?.first?.objectValue)
@@ -158,7 +159,22 @@ import Testing
             uniqueKeysWithValues: (stage["steps"]?.arrayValue ?? []).compactMap(\.objectValue).map {
                 ($0["step"]?.stringValue ?? "", $0["dropped"]?.intValue ?? -1)
             })
-        if preset == "fineweb-en" {
+        if preset == "domain-tag" {
+            #expect(stage["docs_out"] == 739, "tagging drops nothing")
+            let docs = try Shards.documents(out.path + "/L3-domain/part-00001.jsonl.zst")
+            let domains = Set(docs.compactMap { $0.value(atPath: "metadata.domain")?.stringValue })
+            #expect(domains.isSubset(of: ["systems", "programming", "glossary", "literature"]) && domains.count > 1)
+            // The tagger agrees with the source it was trained from on most documents of the sample.
+            let map = [
+                "debian-handbook": "systems", "kjv-bible": "literature", "dict-jargon": "glossary",
+                "python-doc": "programming", "rust-books": "programming",
+            ]
+            let agree = docs.filter {
+                map[$0.value(atPath: "metadata.source")?.stringValue ?? ""]
+                    == $0.value(atPath: "metadata.domain")?.stringValue
+            }
+            #expect(Double(agree.count) / Double(docs.count) > 0.9)
+        } else if preset == "fineweb-en" {
             #expect(dropped["url_filter"] == 2, "a banned word and a banned sub-word in the sample's URLs")
             #expect(dropped["language_id"] == 230)
             #expect((stage["docs_out"]?.intValue ?? 0) > 150)

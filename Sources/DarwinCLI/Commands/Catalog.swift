@@ -68,7 +68,9 @@ extension DarwinCommand {
             guard let name else {
                 var rows = [["step", "levels", "kind", "version", "summary"]]
                 for d in registry.descriptors {
-                    rows.append([d.id, Self.levels(d.levels), d.kind.rawValue, "\(d.version)", d.summary])
+                    rows.append([
+                        d.id, Self.levels(d.levels), Self.kind(d), "\(d.version)", d.summary,
+                    ])
                 }
                 print(StatsRenderer.align(rows, rightAligned: []), terminator: "")
                 print("\n`darwin steps NAME` shows a step's parameters.")
@@ -79,7 +81,9 @@ extension DarwinCommand {
                 if let near = nearest(name, in: registry.ids) { message += "; did you mean '\(near)'?" }
                 throw ValidationError(message)
             }
-            print("\(d.id) (version \(d.version), \(d.kind.rawValue), levels \(Self.levels(d.levels)))")
+            print(
+                "\(d.id) (version \(d.version), \(Self.kind(d)), levels \(Self.levels(d.levels)))"
+            )
             print("  \(d.summary)")
             print("  source: \(d.reference)")
             if !d.parameters.isEmpty {
@@ -111,6 +115,10 @@ extension DarwinCommand {
                     print("  \(e.document)\(params) → \(expect)")
                 }
             }
+        }
+
+        static func kind(_ d: StepDescriptor) -> String {
+            d.globalWhen == nil ? d.kind.rawValue : "streaming or global"
         }
 
         static func levels(_ levels: [Level]) -> String {

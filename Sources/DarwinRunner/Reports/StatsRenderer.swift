@@ -293,13 +293,26 @@ public struct HistogramChart {
                 Format.percent(h.total, of: h.total), bar(h.underflow),
             ])
         }
-        for i in first...last {
+        var i = first
+        while i <= last {
             let above = h.total - cumulative
+            // Three or more empty bins in a row take one line.
+            var j = i
+            while j <= last && h.counts[j] == 0 { j += 1 }
+            if j - i >= 3 {
+                rows.append([
+                    edge(h.spec.edge(i)) + " – " + edge(h.spec.edge(j)), "0", Format.percent(cumulative, of: h.total),
+                    Format.percent(above, of: h.total), "",
+                ])
+                i = j
+                continue
+            }
             cumulative += h.counts[i]
             rows.append([
                 edge(h.spec.edge(i)) + " – " + edge(h.spec.edge(i + 1)), Format.count(h.counts[i]),
                 Format.percent(cumulative, of: h.total), Format.percent(above, of: h.total), bar(h.counts[i]),
             ])
+            i += 1
         }
         if h.overflow > 0 {
             let above = h.total - cumulative
