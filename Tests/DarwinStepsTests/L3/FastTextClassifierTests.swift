@@ -194,6 +194,11 @@ enum SampleClassifier {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir.file("truncated.bin")))
         try Data(bytes + [1, 2, 3]).write(to: URL(fileURLWithPath: dir.file("trailing.bin")))
+        // The same file declaring a cbow (word-vector) model: fastText loads it, darwin refuses it.
+        var cbow = [UInt8](bytes)
+        #expect(cbow[36] == 3, "model kind `sup` in the header")
+        cbow[36] = 1
+        try Data(cbow).write(to: URL(fileURLWithPath: dir.file("cbow.bin")))
         let notAModel = Repository.sampleShards[0]
         let cases: [(String, String)] = [
             (dir.file("nope.bin"), "model file \(dir.file("nope.bin")) does not exist"),
@@ -209,6 +214,7 @@ enum SampleClassifier {
                 notAModel,
                 "cannot load fastText model \(notAModel): not a fastText model (wrong magic number or version)"
             ),
+            (dir.file("cbow.bin"), "\(dir.file("cbow.bin")) is a word-vector model, not a classifier"),
         ]
         for (model, message) in cases {
             do {
