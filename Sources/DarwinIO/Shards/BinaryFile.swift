@@ -132,3 +132,44 @@ public struct ByteReader {
         .io(path: path, message: "record file ends early at byte \(position) (corrupt or truncated)")
     }
 }
+
+/// A file of numbered sections, as global steps pass data between phases: one section per partition
+/// (collect files) or per shard (decision files), each read on its own without reading the others.
+///
+/// Layout: magic (UInt32), section count (UInt32), count + 1 section offsets (UInt64), then the sections.
+public enum SectionedFile {
+    /// Writes the sections, in order, under `magic`.
+    public static func write(_ sections: [ByteWriter], magic: UInt32, to path: String) throws(SinkError) {
+        var w = ByteWriter()
+        w.append(magic)
+        w.append(UInt32(sections.count))
+        var offset = 8 + 8 * (sections.count + 1)
+        for s in sections {
+            w.append(UInt64(offset))
+            offset += s.bytes.count
+        }
+        w.append(UInt64(offset))
+        var bytes = w.bytes
+        bytes.reserveCapacity(offset)
+        for s in sections { bytes += s.bytes }
+        try BinaryFile.write(bytes, to: path)
+    }
+
+    /// Section `index` of a file written with `magic` and `count` sections (`nil`: any count).
+    ///
+    /// - Throws: ``SourceError`` naming the file when it is not such a file, or is truncated.
+    public static func section(
+        _ index: Int, of path: String, magic: UInt32, count: Int? = nil, what: String = "phase file"
+    ) throws(SourceError) -> ByteReader {
+        var h = ByteReader(try BinaryFile.read(path, offset: 0, count: 8), path: path)
+        let m = try h.uint32(), n = Int(try h.uint32())
+        guard m == magic, count == nil || count == n else {
+            throw .io(path: path, message: "not a \(what) of this step (written with other settings?)")
+        }
+        guard index >= 0, index < n else { throw .io(path: path, message: "has no section \(index) (of \(n))") }
+        var o = ByteReader(try BinaryFile.read(path, offset: 8 + 8 * index, count: 16), path: path)
+        let start = Int(try o.uint64()), end = Int(try o.uint64())
+        guard start <= end else { throw .io(path: path, message: "corrupt section table") }
+        return ByteReader(try BinaryFile.read(path, offset: start, count: end - start), path: path)
+    }
+}

@@ -27,6 +27,20 @@ final class FastTextModel: @unchecked Sendable {
 
     deinit { cft_model_free(handle) }
 
+    /// The indices of labels named in a recipe; an unknown one is a ``ParameterError`` suggesting the nearest.
+    func labelIndices(_ names: [String], parameter: String, noun: String = "label") throws -> [Int] {
+        try names.map { name in
+            guard let i = labels.firstIndex(of: name) else {
+                var message = "unknown \(noun) '\(name)' for \(path.split(separator: "/").last ?? "")"
+                if let near = nearest(name, in: labels) { message += "; did you mean '\(near)'?" }
+                message += " (the model's \(noun)s: \(labels.prefix(12).joined(separator: ", "))"
+                message += labels.count > 12 ? ", …)" : ")"
+                throw ParameterError(parameter, message)
+            }
+            return i
+        }
+    }
+
     /// Training arguments: minn, maxn, wordNgrams and the loss, as stored in the model.
     var trainingArguments: (minn: Int, maxn: Int, wordNgrams: Int, loss: String) {
         var minn: Int32 = 0, maxn: Int32 = 0, ngrams: Int32 = 0

@@ -88,17 +88,9 @@ struct ExactDedupFilter: GlobalStep {
         }
         var entries: [Entry] = []
         for shard in shards {
-            let path = workspace.path(of: Self.collectName(shard.index))
-            let header = try BinaryFile.read(path, offset: 0, count: 8 + 8 * (partitions + 1))
-            var h = ByteReader(header, path: path)
-            guard try h.uint32() == Self.collectMagic, Int(try h.uint32()) == partitions else {
-                throw StepError(.shard, "\(path): not a collect file of this step (partitions changed?)")
-            }
-            var offsets: [Int] = []
-            for _ in 0...partitions { offsets.append(Int(try h.uint64())) }
-            let range = try BinaryFile.read(
-                path, offset: offsets[partition], count: offsets[partition + 1] - offsets[partition])
-            var r = ByteReader(range, path: path)
+            var r = try SectionedFile.section(
+                partition, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
+                count: partitions, what: "collect file")
             while !r.isAtEnd {
                 entries.append(
                     Entry(
@@ -124,36 +116,25 @@ struct ExactDedupFilter: GlobalStep {
         context.count("keys", by: entries.count)
         context.count("duplicate_groups", by: groups)
 
-        var w = ByteWriter()
-        w.append(Self.decisionMagic)
-        w.append(UInt32(shards.count))
-        let offsetsAt = w.bytes.count
-        for _ in 0...shards.count { w.append(UInt64(0)) }
-        for (s, list) in drops.enumerated() {
-            w.set(UInt64(w.bytes.count), at: offsetsAt + 8 * s)
+        var sections: [ByteWriter] = []
+        for list in drops {
+            var w = ByteWriter()
             for (doc, kept) in list.sorted(by: { $0.0 < $1.0 }) {
                 w.append(doc)
                 w.append(kept)
             }
+            sections.append(w)
         }
-        w.set(UInt64(w.bytes.count), at: offsetsAt + 8 * shards.count)
-        try BinaryFile.write(w.bytes, to: workspace.output(Self.decisionName(partition)))
+        try SectionedFile.write(
+            sections, magic: Self.decisionMagic, to: workspace.output(Self.decisionName(partition)))
     }
 
     func makeApplier(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any StreamingStep {
         var duplicates: [UInt64: String] = [:]
         for p in 0..<partitions {
-            let path = workspace.path(of: Self.decisionName(p))
-            let header = try BinaryFile.read(path, offset: 0, count: 8)
-            var h = ByteReader(header, path: path)
-            guard try h.uint32() == Self.decisionMagic else { throw StepError(.shard, "\(path): not a decision file") }
-            let shardCount = Int(try h.uint32())
-            guard shard.index < shardCount else {
-                throw StepError(.shard, "\(path): has no entry for shard \(shard.index)")
-            }
-            var o = ByteReader(try BinaryFile.read(path, offset: 8 + 8 * shard.index, count: 16), path: path)
-            let start = Int(try o.uint64()), end = Int(try o.uint64())
-            var r = ByteReader(try BinaryFile.read(path, offset: start, count: end - start), path: path)
+            var r = try SectionedFile.section(
+                shard.index, of: workspace.path(of: Self.decisionName(p)), magic: Self.decisionMagic,
+                what: "decision file")
             while !r.isAtEnd { duplicates[try r.uint64()] = try r.string() }
         }
         return Applier(duplicates: duplicates)
@@ -191,18 +172,9 @@ struct ExactDedupFilter: GlobalStep {
         }
 
         mutating func finish(context: inout StepContext) throws {
-            var w = ByteWriter()
-            w.append(ExactDedupFilter.collectMagic)
-            w.append(UInt32(step.partitions))
-            var offset = 8 + 8 * (step.partitions + 1)
-            for b in buckets {
-                w.append(UInt64(offset))
-                offset += b.bytes.count
-            }
-            w.append(UInt64(offset))
-            var bytes = w.bytes
-            for b in buckets { bytes += b.bytes }
-            try BinaryFile.write(bytes, to: workspace.output(ExactDedupFilter.collectName(shard.index)))
+            try SectionedFile.write(
+                buckets, magic: ExactDedupFilter.collectMagic,
+                to: workspace.output(ExactDedupFilter.collectName(shard.index)))
         }
     }
 

@@ -43,16 +43,7 @@ struct LanguageIdentifier: StreamingStep {
             guard model.isSupervised, !model.labels.isEmpty else {
                 throw ParameterError("model", "\(path) is a word-vector model, not a classifier")
             }
-            var wanted: [Int] = []
-            for code in p.strings("languages") {
-                guard let i = model.labels.firstIndex(of: code) else {
-                    var message = "unknown language code '\(code)' for \(path.split(separator: "/").last ?? "")"
-                    if let near = nearest(code, in: model.labels) { message += "; did you mean '\(near)'?" }
-                    message += " (the model's codes: \(model.labels.prefix(12).joined(separator: ", ")), …)"
-                    throw ParameterError("languages", message)
-                }
-                wanted.append(i)
-            }
+            let wanted = try model.labelIndices(p.strings("languages"), parameter: "languages", noun: "language code")
             return .streaming(
                 LanguageIdentifier(
                     lease: try model.lease(), wanted: wanted,

@@ -74,17 +74,7 @@ struct FastTextClassifier: StreamingStep {
         scoreKey = p.optionalString("score_key")
         k = p.int("k")
         minProbability = Float(p.double("min_probability"))
-        var always: [Int] = []
-        for label in p.strings("labels") {
-            guard let i = model.labels.firstIndex(of: label) else {
-                var message = "unknown label '\(label)' for \(path.split(separator: "/").last ?? "")"
-                if let near = nearest(label, in: model.labels) { message += "; did you mean '\(near)'?" }
-                message += " (the model's labels: \(model.labels.prefix(12).joined(separator: ", ")))"
-                throw ParameterError("labels", message)
-            }
-            always.append(i)
-        }
-        self.always = always
+        always = try model.labelIndices(p.strings("labels"), parameter: "labels")
         let card = try ClassifierCard.beside(model: path)
         var text = card?.text ?? ClassifierText()
         if let v = p.json("lowercase").boolValue { text.lowercase = v }

@@ -167,18 +167,8 @@ struct ScoreFilter: StreamingStep, GlobalStep {
                     parts[p].append(t)
                 }
             }
-            var w = ByteWriter()
-            w.append(ScoreFilter.collectMagic)
-            w.append(UInt32(step.partitions))
-            var offset = 8 + 8 * (step.partitions + 1)
-            for b in parts {
-                w.append(UInt64(offset))
-                offset += b.bytes.count
-            }
-            w.append(UInt64(offset))
-            var bytes = w.bytes
-            for b in parts { bytes += b.bytes }
-            try BinaryFile.write(bytes, to: workspace.output(ScoreFilter.collectName(shard.index)))
+            try SectionedFile.write(
+                parts, magic: ScoreFilter.collectMagic, to: workspace.output(ScoreFilter.collectName(shard.index)))
         }
     }
 
@@ -211,17 +201,9 @@ struct ScoreFilter: StreamingStep, GlobalStep {
     {
         var groups: [String: [(Double, UInt64)]] = [:]
         for shard in shards {
-            let path = workspace.path(of: Self.collectName(shard.index))
-            var h = ByteReader(try BinaryFile.read(path, offset: 0, count: 8 + 8 * (partitions + 1)), path: path)
-            guard try h.uint32() == Self.collectMagic, Int(try h.uint32()) == partitions else {
-                throw StepError(.shard, "\(path): not a score file of this step (partitions changed?)")
-            }
-            var offsets: [Int] = []
-            for _ in 0...partitions { offsets.append(Int(try h.uint64())) }
-            var r = ByteReader(
-                try BinaryFile.read(
-                    path, offset: offsets[partition], count: offsets[partition + 1] - offsets[partition]),
-                path: path)
+            var r = try SectionedFile.section(
+                partition, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
+                count: partitions, what: "score file")
             while !r.isAtEnd {
                 let group = try r.string()
                 let count = Int(try r.uint64())
