@@ -124,7 +124,11 @@ enum SampleClassifier {
         let model = try FastTextModel.shared(path: String(path.dropLast(4)) + ext, parameter: "model")
         #expect(model.trainingArguments.wordNgrams == 2)
         let p = try FastTextPredictor(model: model, cacheEntries: 4096)  // small: the cache is cleared often
-        for d in SampleClassifier.sampleDocuments {
+        let edgeCases = [
+            "", "   \t ", String(repeating: "x", count: 5000) + " tail", "__label__code looks like a label",
+            "mixed\r\nline\u{0B}ends\u{0C}here", "ภาษาไทย 日本語のテキスト русский текст", "a b a b a b a b",
+        ].map { Document(id: "edge", text: $0) }
+        for d in SampleClassifier.sampleDocuments + edgeCases {
             let text = d.text.lowercased()
             let fast = try p.predict(text, k: -1)
             let reference = p.predictReference(text.replacingOccurrences(of: "\n", with: " "), k: -1)
