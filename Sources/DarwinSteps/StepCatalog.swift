@@ -7,6 +7,7 @@ public enum StepCatalog {
         SampleFilter.descriptor,
         MinLengthFilter.descriptor,
         ExactDedupFilter.descriptor,
+        MinHashDedupFilter.descriptor,
         LanguageIdentifier.descriptor,
         GopherQualityFilter.descriptor,
         GopherRepetitionFilter.descriptor,

@@ -63,7 +63,7 @@ func runGlobal(
     for (phase, rp) in step.reducePhases.enumerated() {
         for partition in 0..<rp.partitions {
             let ws = workspace()
-            var ctx = StepContext(stage: "L", step: id, shard: nil, seed: 0, histograms: [])
+            var ctx = StepContext(stage: "L", step: id, shard: nil, seed: 0, histograms: d.histograms)
             try step.reduce(phase: phase, partition: partition, shards: infos, workspace: ws, context: &ctx)
             try commit(ws)
         }

@@ -1,0 +1,150 @@
+import DarwinCore
+import DarwinTestSupport
+import Foundation
+import Testing
+
+@testable import DarwinSteps
+
+@Suite struct MinHashDedupTests {
+    let dir = TemporaryDirectory()
+
+    /// NumPy's `RandomState(1).randint(1, 2**61 - 1, dtype=uint64, size=112)`, then the same from 0: the values
+    /// datatrove's default MinhashConfig draws.
+    @Test func permutationsAreNumPys() {
+        let h = MinHasher()
+        #expect(h.a.prefix(3) == [775_169_054_918_279_404, 1_758_426_461_858_698_313, 2_109_959_069_025_162])
+        #expect(h.b.prefix(3) == [1_062_448_801_025_099_917, 1_324_811_268_927_594_100, 1_217_488_311_597_731_462])
+        #expect(h.a.last == 223_865_076_026_037_746 && h.b.last == 1_097_409_548_522_419_201)
+        #expect(abs(h.threshold - 0.719008) < 1e-6)
+        #expect(abs(h.candidateProbability(0.8) - 0.924) < 1e-3)
+    }
+
+    /// datatrove's signatures of the 739 sample documents (scripts/gen/minhash-reference-sample), value for value.
+    @Test func signaturesEqualDatatroves() throws {
+        let fixture = Repository.root + "/Tests/DarwinStepsTests/Fixtures/minhash-datatrove-sample.tsv"
+        var expected: [String: (Int, UInt64, UInt64)] = [:]
+        for line in try String(contentsOfFile: fixture, encoding: .utf8).split(separator: "\n") {
+            let f = line.split(separator: "\t").map(String.init)
+            expected[f[0]] = (Int(f[1]) ?? -1, UInt64(f[2]) ?? 0, UInt64(f[3]) ?? 0)
+        }
+        #expect(expected.count == 739)
+        let h = MinHasher(words: .en)
+        var same = 0
+        for shard in Repository.sampleShards {
+            for d in try Shards.documents(shard) {
+                let (count, digest, first) = try #require(expected[d.id])
+                let shingles = h.shingles(d.text, language: nil)
+                guard shingles.count == count else {
+                    Issue.record("\(d.id): \(shingles.count) shingles, datatrove \(count)")
+                    continue
+                }
+                if count == 0 {
+                    same += 1
+                    continue
+                }
+                let sig = h.signature(shingles)
+                var fnv: UInt64 = 0xcbf2_9ce4_8422_2325
+                for v in sig {
+                    for k in 0..<8 { fnv = (fnv ^ ((v >> (8 * UInt64(k))) & 0xFF)) &* 0x100_0000_01b3 }
+                }
+                #expect(sig[0] == first, "\(d.id)")
+                if fnv == digest { same += 1 } else { Issue.record("\(d.id): signature differs from datatrove's") }
+            }
+        }
+        #expect(same == 739)
+    }
+
+    func doc(_ id: String, _ text: String, _ metadata: JSONObject = JSONObject()) -> Document {
+        Document(id: id, text: text, fields: [(key: "metadata", value: .object(metadata))])
+    }
+
+    /// A real paragraph, edited in a few words: similar enough to collide in some band almost surely.
+    var base: String {
+        """
+        The history of the printing press is the history of how ideas travelled. Before movable type, books were \
+        copied by hand, which made them rare and expensive. With the press, a workshop could produce hundreds of \
+        copies of the same text, and readers in distant cities could study the same words at the same time. This \
+        changed schools, churches and trade, and it gave scientists a way to share their results and to correct \
+        each other. It is not an exaggeration to say that the modern world began in those workshops.
+        """
+    }
+
+    func results(_ shards: [[Document]], _ params: [String: JSONValue] = [:]) throws -> [String: Decision] {
+        let sub = dir.file("run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        var out: [String: Decision] = [:]
+        for shard in try runGlobal("minhash_dedup", params, shards: shards, in: sub) {
+            for (id, d) in shard { out[id] = d }
+        }
+        return out
+    }
+
+    @Test func nearDuplicatesAreDroppedWithTheirClusterAndKeptId() throws {
+        let edited = base.replacingOccurrences(of: "rare and expensive", with: "rare and costly")
+        let other = "An entirely different text about the migration of birds across the northern seas every autumn."
+        let docs = [doc("a", base), doc("b", other), doc("c", edited), doc("d", base + " The end.")]
+        let r = try results([Array(docs[0..<2]), Array(docs[2...])])
+        #expect(r["a"] == .keep && r["b"] == .keep)
+        for id in ["c", "d"] {
+            guard case .drop(let rule, let detail) = r[id] else {
+                Issue.record("\(id) kept")
+                continue
+            }
+            #expect(rule == "near_duplicate")
+            #expect(detail?.objectValue?["duplicate_of"] == .string("a"))
+            #expect(detail?.objectValue?["cluster"] == .string("a"))
+            #expect(detail?.objectValue?["cluster_size"] == 3)
+        }
+        // Whatever the shards, the same decisions.
+        #expect(try results([docs]) == r)
+        #expect(try results(docs.map { [$0] }) == r)
+    }
+
+    @Test func keepHighestScopeAndClusterSizes() throws {
+        func m(_ q: Double, _ source: String) -> JSONObject {
+            JSONObject([(key: "quality", value: .number(JSONNumber(q))), (key: "source", value: .string(source))])
+        }
+        let docs = [
+            doc("x1", base, m(0.2, "web")), doc("x2", base, m(0.9, "web")), doc("x3", base, m(0.5, "books")),
+        ]
+        let highest = try results([docs], ["keep": "highest", "keep_field": "metadata.quality"])
+        #expect(highest["x2"] == .keep)
+        #expect(highest["x1"] != .keep && highest["x3"] != .keep)
+        let scoped = try results([docs], ["scope": "metadata.source"])
+        #expect(scoped["x1"] == .keep && scoped["x3"] == .keep, "different sources are never compared")
+        #expect(scoped["x2"] != .keep)
+        // Kept documents carry their cluster size (1 without duplicates).
+        let d = try #require(StepCatalog.registry.descriptor("minhash_dedup"))
+        let p = try Parameters.validate([], against: d.parameters).get()
+        guard case .global(let step) = try d.make(p) else { return }
+        let sub = dir.file("sizes")
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        _ = try runGlobal(
+            "minhash_dedup", [:], shards: [docs + [doc("y", "a short unrelated note with enough words in it")]], in: sub
+        )
+        var applier = try step.makeApplier(
+            shard: ShardInfo(index: 0, name: "s0"), workspace: GlobalWorkspace(directory: sub, temporarySuffix: ".tmp"))
+        var ctx = StepContext(stage: "L2", step: "minhash_dedup", shard: nil, seed: 0, histograms: [])
+        var first = docs[0]
+        #expect(try applier.process(&first, context: &ctx) == .keep)
+        #expect(first.value(atPath: "metadata.dedup.cluster_size") == 3)
+        ctx.documentIndex = 3
+        var lone = doc("y", "a short unrelated note with enough words in it")
+        #expect(try applier.process(&lone, context: &ctx) == .keep)
+        #expect(lone.value(atPath: "metadata.dedup.cluster_size") == 1)
+    }
+
+    /// Chinese and Thai are shingled on ICU words with `words: auto`: an edited copy is found, an unrelated
+    /// text is not; with spaces-only splitting a whole paragraph would be a handful of "words".
+    @Test func textWithoutSpacesIsShingledOnWords() throws {
+        let zh = "我们今天去北京大学参观，然后在图书馆里读书。下午我们去了博物馆，看到了很多古代的文物和艺术品。晚上我们在学校附近的餐厅吃饭，大家都很开心。"
+        let zhEdited = zh.replacingOccurrences(of: "很开心", with: "非常开心")
+        let th = "ภาษาไทยเป็นภาษาที่ไม่มีการเว้นวรรคระหว่างคำ ผู้คนอ่านหนังสือในห้องสมุดทุกวันและเรียนรู้สิ่งใหม่ๆ อยู่เสมอ"
+        let h = MinHasher()
+        #expect(h.shingles(zh, language: "zh").count > 20)
+        #expect(h.shingles(th, language: nil).count > 10)
+        let r = try results([[doc("z1", zh), doc("z2", zhEdited), doc("t", th)]])
+        #expect(r["z1"] == .keep && r["t"] == .keep)
+        #expect(r["z2"] != .keep)
+    }
+}
