@@ -220,6 +220,9 @@ struct TaskExecutor {
                         }
                     } else {
                         if var c = collector {
+                            // Only `c` may hold the collector while it works: a second reference would make every
+                            // append to its buffers copy them.
+                            collector = nil
                             c.context.documentIndex = keptIndex
                             let t0 = monotonicSeconds()
                             do {
@@ -253,6 +256,7 @@ struct TaskExecutor {
             }
             for k in instances.indices { try instances[k].finish(context: &contexts[k]) }
             if var c = collector {
+                collector = nil
                 try c.collector.finish(context: &c.context)
                 collector = c
             }
