@@ -1,3 +1,4 @@
+import CDarwinText
 import DarwinCore
 import DarwinTestSupport
 import Foundation
@@ -17,6 +18,47 @@ import Testing
         #expect(h.a.last == 223_865_076_026_037_746 && h.b.last == 1_097_409_548_522_419_201)
         #expect(abs(h.threshold - 0.719008) < 1e-6)
         #expect(abs(h.candidateProbability(0.8) - 0.924) < 1e-3)
+    }
+
+    /// The vectorised and portable kernels give the slot-by-slot result, for any number of shingles and slots.
+    @Test(arguments: [(0, 112), (1, 112), (7, 112), (1000, 112), (300, 20), (50, 3)])
+    func signatureKernelsAgree(shingles: Int, slots: Int) {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state ^ (state >> 29)
+        }
+        let h = MinHasher(bands: slots, rows: 1)
+        let sh = (0..<shingles).map { _ in next() | (shingles > 500 ? UInt64.max << 61 : 0) }
+        let expected = h.referenceSignature(sh)
+        #expect(h.signature(sh) == expected)
+        var portable = [UInt64](repeating: 0, count: slots)
+        dt_minhash_portable(sh, sh.count, h.a, h.b, slots, &portable)
+        #expect(portable == expected)
+    }
+
+    /// datatrove's `simplify_text` on hard cases (final sigma, dotted capital I, numbers with separators in
+    /// other scripts, Hangul decomposition, marks, Unicode spaces, full-width digits), byte for byte.
+    @Test(arguments: [
+        (
+            "\u{39F}\u{394}\u{39F}\u{3A3} \u{3A3}\u{39F}\u{3A6}\u{39F}\u{3A3} \u{3A3}",
+            "\u{3BF}\u{3B4}\u{3BF}\u{3C2} \u{3C3}\u{3BF}\u{3C6}\u{3BF}\u{3C2} \u{3C3}"
+        ),
+        ("\u{130}stanbul \u{130}", "istanbul i"),
+        ("Price: 1,234.56 USD; 3.14 and \u{663}\u{66B}\u{661}\u{664} or 12.", "price 0 0 usd 0 and 0 or 0"),
+        (
+            "\u{D55C}\u{AD6D}\u{C5B4} \u{D14D}\u{C2A4}\u{D2B8} \u{C815}\u{ADDC}\u{D654}",
+            "\u{1112}\u{1161}\u{11AB}\u{1100}\u{116E}\u{11A8}\u{110B}\u{1165} \u{1110}\u{1166}\u{11A8}\u{1109}\u{1173}\u{1110}\u{1173} \u{110C}\u{1165}\u{11BC}\u{1100}\u{1172}\u{1112}\u{116A}"
+        ),
+        ("Caf\u{E9} na\u{EF}ve \u{2014} r\u{E9}sum\u{E9}!", "cafe naive resume"),
+        ("  \u{9} spaced\u{A}\u{A}out  ", "spaced out"),
+        ("a\u{A0}b\u{2003}c", "a b c"),
+        ("x \u{301} y \u{301}", "x  y"),
+        ("A.B.C. don't stop", "a b c don t stop"),
+        ("\u{FF11}\u{FF12}\u{FF13} \u{FF46}\u{FF55}\u{FF4C}\u{FF4C}", "0 \u{FF46}\u{FF55}\u{FF4C}\u{FF4C}"),
+    ])
+    func simplifiesAsDatatrove(text: String, expected: String) {
+        #expect(Decontaminator.simplifiedBytes(Array(text.utf8)) == Array(expected.utf8), "\(text)")
     }
 
     /// datatrove's signatures of the 739 sample documents (scripts/gen/minhash-reference-sample), value for value.

@@ -52,6 +52,21 @@ int dt_has_prop(dt_prop prop, uint32_t cp);
 /// tokens, which may exceed `capacity` (only the first `capacity` are written; call again with more room).
 size_t dt_tokenize_en(const uint8_t *text, size_t len, dt_token *tokens, size_t capacity, int with_space);
 
+/// MinHash slots, as datatrove computes them: out[j] = min over the n shingles h of ((h·a[j] + b[j]) mod 2⁶⁴)
+/// mod (2⁶¹ − 1); UINT64_MAX when n is 0. Uses AVX-512 when the processor has it (same results).
+void dt_minhash(const uint64_t *shingles, size_t n, const uint64_t *a, const uint64_t *b, size_t slots,
+                uint64_t *out);
+/// The same without SIMD (what dt_minhash runs on processors without AVX-512).
+void dt_minhash_portable(const uint64_t *shingles, size_t n, const uint64_t *a, const uint64_t *b, size_t slots,
+                         uint64_t *out);
+
+/// datatrove's simplify_text with its default settings (lower case as Python's str.lower, decimal digit runs
+/// with an optional decimal part to "0", datatrove's PUNCTUATION to spaces, whitespace runs to one space,
+/// canonical decomposition without non-spacing marks, stripped). Writes UTF-8 into `out` and returns its
+/// length; when that exceeds `capacity` nothing complete was written: call again with a larger buffer
+/// (4 * len + 16 always suffices). -1 when memory runs out.
+long dt_simplify(const uint8_t *text, size_t len, uint8_t *out, size_t capacity);
+
 /// Splits valid UTF-8 into words with ICU's dictionary-based word breaker (Thai, Lao, Khmer, Burmese,
 /// Chinese, Japanese use dictionaries; other scripts follow UAX #29). Only word-like segments (letters,
 /// numbers, kana, ideographs) are returned. Returns the count (may exceed `capacity`), or -1 if ICU fails.

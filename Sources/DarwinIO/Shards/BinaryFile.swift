@@ -70,6 +70,15 @@ public struct ByteWriter {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends many values at once (little-endian platforms write the array's memory as it is).
+    public mutating func append(contentsOf values: [UInt64]) {
+        #if _endian(little)
+            values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+            for v in values { append(v) }
+        #endif
+    }
+
     public mutating func append(_ v: UInt32) {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
     }

@@ -38,50 +38,61 @@ struct MinHasher: Sendable {
 
     /// The hashed shingles of a text (empty when it has fewer than `ngram` words).
     func shingles(_ text: String, language: String?) -> [UInt64] {
-        let simplified = Decontaminator.simplify(text)
-        let bytes = Array(simplified.utf8)
+        let bytes = Decontaminator.simplifiedBytes(Array(text.utf8))
         let tokens: [dt_token]
         switch words {
         case .en: tokens = TextAnalysis.tokenize(bytes, withSpace: false)
-        case .icu: tokens = TextAnalysis(simplified).icuWords
+        case .icu: tokens = TextAnalysis(bytes: bytes).icuWords
         case .auto:
             tokens =
                 TextAnalysis.writtenWithoutSpaces(language: language, bytes: bytes)
-                ? TextAnalysis(simplified).icuWords : TextAnalysis.tokenize(bytes, withSpace: false)
+                ? TextAnalysis(bytes: bytes).icuWords : TextAnalysis.tokenize(bytes, withSpace: false)
         }
         guard tokens.count >= ngram else { return [] }
-        var out = [UInt64]()
-        out.reserveCapacity(tokens.count - ngram + 1)
-        var scratch = [UInt8]()
-        scratch.reserveCapacity(256)
-        bytes.withUnsafeBufferPointer { buf in
-            for i in 0...(tokens.count - ngram) {
-                scratch.removeAll(keepingCapacity: true)
-                for k in i..<(i + ngram) {
-                    if k > i { scratch.append(0x20) }
-                    scratch.append(contentsOf: buf[Int(tokens[k].start)..<Int(tokens[k].end)])
+        let count = tokens.count - ngram + 1
+        return [UInt64](unsafeUninitializedCapacity: count) { out, initialized in
+            // The n words joined by single spaces, hashed from a reused buffer.
+            var scratch = [UInt8](repeating: 0, count: 1024)
+            bytes.withUnsafeBufferPointer { buf in
+                tokens.withUnsafeBufferPointer { tok in
+                    for i in 0..<count {
+                        var length = ngram - 1
+                        for k in i..<(i + ngram) { length += Int(tok[k].end - tok[k].start) }
+                        if length > scratch.count { scratch = [UInt8](repeating: 0, count: length * 2) }
+                        out[i] = scratch.withUnsafeMutableBytes { s -> UInt64 in
+                            guard let dst = s.baseAddress, let src = buf.baseAddress else { return 0 }
+                            var o = 0
+                            for k in i..<(i + ngram) {
+                                if k > i {
+                                    s[o] = 0x20
+                                    o += 1
+                                }
+                                let a = Int(tok[k].start), n = Int(tok[k].end) - a
+                                (dst + o).copyMemory(from: src + a, byteCount: n)
+                                o += n
+                            }
+                            return Hashing.xxh64(UnsafeRawBufferPointer(rebasing: s[0..<o]))
+                        }
+                    }
                 }
-                out.append(scratch.withUnsafeBytes { Hashing.xxh64($0) })
             }
+            initialized = count
         }
-        return out
     }
 
     /// The signature of a set of shingles: bands × rows values.
     func signature(_ shingles: [UInt64]) -> [UInt64] {
-        var sig = [UInt64](repeating: UInt64.max, count: a.count)
-        shingles.withUnsafeBufferPointer { sh in
-            for j in 0..<a.count {
-                let aj = a[j], bj = b[j]
-                var m = UInt64.max
-                for h in sh {
-                    let v = Self.modPrime(h &* aj &+ bj)
-                    if v < m { m = v }
-                }
-                sig[j] = m
+        [UInt64](unsafeUninitializedCapacity: a.count) { out, initialized in
+            shingles.withUnsafeBufferPointer { sh in
+                dt_minhash(sh.baseAddress, sh.count, a, b, a.count, out.baseAddress)
             }
+            initialized = a.count
         }
-        return sig
+    }
+
+    /// The same computed one slot at a time, for checks.
+    func referenceSignature(_ shingles: [UInt64]) -> [UInt64] {
+        (0..<a.count).map { j in shingles.reduce(UInt64.max) { min($0, Self.modPrime($1 &* a[j] &+ b[j])) } }
     }
 
     /// x mod (2⁶¹ − 1) without a division.

@@ -88,14 +88,15 @@ struct MinHashDedupFilter: GlobalStep {
         let step: MinHashDedupFilter
         let shard: ShardInfo
         let workspace: GlobalWorkspace
-        var bands: [ByteWriter]
+        /// Per band: key high, key low, document index, for every document with shingles.
+        var bands: [[UInt64]]
         var documents = ByteWriter()
 
         init(step: MinHashDedupFilter, shard: ShardInfo, workspace: GlobalWorkspace) {
             self.step = step
             self.shard = shard
             self.workspace = workspace
-            bands = Array(repeating: ByteWriter(), count: step.hasher.bands)
+            bands = Array(repeating: [], count: step.hasher.bands)
         }
 
         mutating func collect(_ document: Document, context: inout StepContext) throws {
@@ -116,16 +117,20 @@ struct MinHashDedupFilter: GlobalStep {
             }
             let keys = step.hasher.bandKeys(step.hasher.signature(shingles), scope: scope)
             for (b, k) in keys.enumerated() {
-                bands[b].append(k.0)
-                bands[b].append(k.1)
-                bands[b].append(UInt64(context.documentIndex))
+                bands[b].append(contentsOf: [k.0, k.1, UInt64(context.documentIndex)])
             }
             context.count("signatures")
         }
 
         mutating func finish(context: inout StepContext) throws {
+            var sections = bands.map { keys -> ByteWriter in
+                var w = ByteWriter(capacity: keys.count * 8)
+                w.append(contentsOf: keys)
+                return w
+            }
+            sections.append(documents)
             try SectionedFile.write(
-                bands + [documents], magic: MinHashDedupFilter.collectMagic,
+                sections, magic: MinHashDedupFilter.collectMagic,
                 to: workspace.output(MinHashDedupFilter.collectName(shard.index)))
         }
     }

@@ -146,35 +146,23 @@ struct Decontaminator: StreamingStep {
 
     /// datatrove's `simplify_text` with its default settings.
     static func simplify(_ text: String) -> String {
-        let lower = text.lowercased()
-        // Numbers: \p{Nd}+ (one of .,،٫⎖⎗⎘ then \p{Nd}+)? becomes "0"; punctuation becomes a space.
-        var out = String.UnicodeScalarView()
-        let scalars = Array(lower.unicodeScalars)
-        var i = 0
-        func isDigit(_ s: Unicode.Scalar) -> Bool { dt_has_prop(DT_PROP_DECIMAL, s.value) != 0 }
-        let separators: Set<UInt32> = [0x2E, 0x2C, 0x60C, 0x66B, 0x2396, 0x2397, 0x2398]
-        while i < scalars.count {
-            let s = scalars[i]
-            if isDigit(s) {
-                var j = i
-                while j < scalars.count && isDigit(scalars[j]) { j += 1 }
-                if j + 1 < scalars.count && separators.contains(scalars[j].value) && isDigit(scalars[j + 1]) {
-                    j += 1
-                    while j < scalars.count && isDigit(scalars[j]) { j += 1 }
-                }
-                out.append("0")
-                i = j
-                continue
+        String(decoding: simplifiedBytes(Array(text.utf8)), as: UTF8.self)
+    }
+
+    /// datatrove's `simplify_text` of UTF-8 bytes, as UTF-8 bytes (see `dt_simplify`).
+    static func simplifiedBytes(_ bytes: [UInt8]) -> [UInt8] {
+        var capacity = bytes.count + 16
+        while true {
+            var out = [UInt8](repeating: 0, count: capacity)
+            let n = bytes.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dt_simplify(src.baseAddress, src.count, $0.baseAddress, $0.count) }
             }
-            out.append(dt_has_prop(DT_PROP_DT_PUNCTUATION, s.value) != 0 ? " " : s)
-            i += 1
+            if n < 0 { return [] }  // out of memory: no shingles rather than a crash
+            if n <= capacity {
+                out.removeSubrange(n...)
+                return out
+            }
+            capacity = n
         }
-        // Whitespace runs to one space, ends trimmed; then canonical decomposition without non-spacing marks.
-        let collapsed = TextBytes.collapsingWhitespace(String(out))
-        let decomposed = collapsed.decomposedStringWithCanonicalMapping
-        let stripped = String(
-            String.UnicodeScalarView(
-                decomposed.unicodeScalars.filter { dt_has_prop(DT_PROP_NONSPACING_MARK, $0.value) == 0 }))
-        return TextBytes.collapsingWhitespace(stripped)
     }
 }

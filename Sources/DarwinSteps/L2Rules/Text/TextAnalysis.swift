@@ -28,6 +28,8 @@ final class TextAnalysis {
 
     init(_ text: String) { bytes = Array(text.utf8) }
 
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
     /// The analysis of a document's current text.
     static func of(_ document: Document) -> TextAnalysis { document.derived(TextAnalysis.self) { TextAnalysis($0) } }
 
