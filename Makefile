@@ -54,6 +54,7 @@ bench: release models
 	scripts/bench/passthrough --data "$(BENCH_DATA)"
 	scripts/bench/l2-speed --data "$(BENCH_DATA)"
 	scripts/bench/l3-speed --data "$(BENCH_DATA)"
+	scripts/bench/dedup-speed --data "$(BENCH_DATA)"
 
 ## fuzz: fuzz the shard reader with libFuzzer for FUZZ_SECONDS, seeded with the sample shards
 fuzz: deps

@@ -36,7 +36,10 @@ final class JobFixture: @unchecked Sendable {
     }
 
     /// Writes the recipe; `output` is relative to the fixture folder.
-    func writeRecipe(output: String = "out", minLength: Int = 100, extraStage: String = "") throws {
+    func writeRecipe(
+        output: String = "out", minLength: Int = 100, extraStage: String = "",
+        dedup: String = "exact_dedup: {partitions: 3}"
+    ) throws {
         let yaml = """
             name: e2e
             seed: 3
@@ -49,7 +52,7 @@ final class JobFixture: @unchecked Sendable {
                 level: L2
                 steps:
                   - min_length: {min: \(minLength)}
-                  - exact_dedup: {partitions: 3}
+                  - \(dedup)
                   - sample: {fraction: 0.6}
               - name: L2b
                 level: L2

@@ -49,3 +49,41 @@ def table(rows):
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def _tree_rss_kb(root):
+    """Resident memory (KiB) of a process and all its descendants, from /proc."""
+    children, rss = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/statm") as f:
+                rss[int(name)] = int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+            children.setdefault(ppid, []).append(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def timed_tree(cmd, interval=0.1):
+    """Runs a command; returns (wall seconds, peak MB of the summed resident memory of its process tree),
+    sampled every `interval` seconds."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kb(proc.pid))
+        time.sleep(interval)
+    wall = time.monotonic() - start
+    err = proc.stderr.read()
+    if proc.returncode != 0:
+        sys.exit(f"failed: {cmd}\n{err.decode(errors='replace')[-2000:]}")
+    return wall, peak / 1024

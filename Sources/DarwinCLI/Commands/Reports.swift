@@ -82,6 +82,9 @@ extension DarwinCommand {
         @Flag(name: .long, help: "Show the stage's input errors.")
         var errors = false
 
+        @Option(name: .long, help: "Show the members of a near-duplicate cluster (minhash_dedup's cluster id).")
+        var cluster: String?
+
         @Option(
             name: .long,
             help: "Show N documents chosen by a hash of their id (deterministic), instead of the first ones.")
@@ -100,8 +103,8 @@ extension DarwinCommand {
         var json = false
 
         func validate() throws {
-            if [rejectedBy != nil || rejected, errors].filter({ $0 }).count > 1 {
-                throw ValidationError("choose one of --rejected-by/--rejected and --errors")
+            if [rejectedBy != nil || rejected, errors, cluster != nil].filter({ $0 }).count > 1 {
+                throw ValidationError("choose one of --rejected-by/--rejected, --errors and --cluster")
             }
             if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
             if limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -116,6 +119,8 @@ extension DarwinCommand {
             let selection: Inspector.Selection
             if errors {
                 selection = .errors
+            } else if let cluster {
+                selection = .cluster(cluster)
             } else if rejectedBy != nil || rejected {
                 selection = .rejected(by: rejectedBy)
             } else {

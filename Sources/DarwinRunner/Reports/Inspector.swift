@@ -11,6 +11,8 @@ public struct Inspector {
         /// Dropped documents, optionally only by one step (`min_length`) or rule (`min_length:too_short`).
         case rejected(by: String?)
         case errors
+        /// The members of a near-duplicate cluster (minhash_dedup): the kept one and those dropped for it.
+        case cluster(String)
     }
 
     public let outputDirectory: String
@@ -36,22 +38,27 @@ public struct Inspector {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw .output("\(outputDirectory) has no stage '\(stage)' output")
         }
-        let root: String
+        let roots: [String]
         switch selection {
-        case .kept: root = dir
-        case .rejected: root = dir + "/_rejected"
-        case .errors: root = dir + "/_errors"
+        case .kept: roots = [dir]
+        case .rejected: roots = [dir + "/_rejected"]
+        case .errors: roots = [dir + "/_errors"]
+        case .cluster: roots = [dir, dir + "/_rejected"]
         }
-        guard let e = FileManager.default.enumerator(atPath: root) else { return [] }
         var out: [String] = []
-        while let rel = e.nextObject() as? String {
-            if rel.hasPrefix("_") {
-                e.skipDescendants()
-                continue
+        for root in roots {
+            guard let e = FileManager.default.enumerator(atPath: root) else { continue }
+            var files: [String] = []
+            while let rel = e.nextObject() as? String {
+                if rel.hasPrefix("_") {
+                    e.skipDescendants()
+                    continue
+                }
+                if rel.hasSuffix(".jsonl.zst") { files.append(root + "/" + rel) }
             }
-            if rel.hasSuffix(".jsonl.zst") { out.append(root + "/" + rel) }
+            out += files.sorted()
         }
-        return out.sorted()
+        return out
     }
 
     /// Matching entries: the first `limit` in shard order, or, with a seed, the `limit` whose id hashes
@@ -80,6 +87,13 @@ public struct Inspector {
                 case .document(let doc):
                     if case .rejected(let by?) = selection {
                         guard let r = doc.rejection, r.step == by || r.rule == by else { continue }
+                    }
+                    if case .cluster(let cluster) = selection {
+                        let id = JSONValue.string(cluster)
+                        guard
+                            doc.value(atPath: "metadata.dedup.cluster") == id
+                                || doc.value(atPath: "darwin.rejected.detail.cluster") == id
+                        else { continue }
                     }
                     value = (try? JSONValue.parse(doc.jsonString)) ?? .null
                     id = doc.id

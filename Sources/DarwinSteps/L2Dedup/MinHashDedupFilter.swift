@@ -102,19 +102,20 @@ struct MinHashDedupFilter: GlobalStep {
         mutating func collect(_ document: Document, context: inout StepContext) throws {
             var keepValue = Double.nan
             if let f = step.keepField, let v = document.value(atPath: f)?.doubleValue { keepValue = v }
+            var scopeValue = ""
+            if let s = step.scope, let v = document.value(atPath: s) {
+                scopeValue = v.stringValue ?? JSONWriter.string(v)
+            }
             documents.append(document.id)
             documents.append(keepValue.bitPattern)
+            documents.append(scopeValue)
             let language = document.value(atPath: "metadata.language")?.stringValue
             let shingles = step.hasher.shingles(document.text, language: language)
             guard !shingles.isEmpty else {
                 context.count("too_few_words")
                 return
             }
-            var scope: UInt64 = 0
-            if let s = step.scope {
-                let v = document.value(atPath: s)
-                scope = Hashing.xxh64(v.map { $0.stringValue ?? JSONWriter.string($0) } ?? "", seed: 0x5C09E)
-            }
+            let scope = step.scope == nil ? 0 : Hashing.xxh64(scopeValue, seed: 0x5C09E)
             let keys = step.hasher.bandKeys(step.hasher.signature(shingles), scope: scope)
             for (b, k) in keys.enumerated() {
                 bands[b].append(contentsOf: [k.0, k.1, UInt64(context.documentIndex)])
@@ -188,6 +189,7 @@ struct MinHashDedupFilter: GlobalStep {
         var base: [Int] = []
         var ids: [String] = []
         var keepValues: [Double] = []
+        var scopes: [String] = []
         for shard in shards {
             base.append(ids.count)
             var r = try SectionedFile.section(
@@ -196,6 +198,7 @@ struct MinHashDedupFilter: GlobalStep {
             while !r.isAtEnd {
                 ids.append(try r.string())
                 keepValues.append(Double(bitPattern: try r.uint64()))
+                scopes.append(try r.string())
             }
         }
         base.append(ids.count)
@@ -236,6 +239,7 @@ struct MinHashDedupFilter: GlobalStep {
             return lo
         }
         var clusters = 0, removed = 0
+        var largest: [(size: Int, id: String)] = []
         for (root, list) in members.sorted(by: { $0.key < $1.key }) {
             let all = [root] + list
             var keeper = root
@@ -247,6 +251,11 @@ struct MinHashDedupFilter: GlobalStep {
             }
             clusters += 1
             context.observe("cluster_size", Double(all.count))
+            largest.append((all.count, ids[root]))
+            if largest.count > 20 {
+                largest.sort { ($0.size, $1.id) > ($1.size, $0.id) }
+                largest.removeLast(largest.count - 5)
+            }
             let cluster = ids[root]
             for m in all {
                 let s = shardOf(m)
@@ -260,11 +269,18 @@ struct MinHashDedupFilter: GlobalStep {
                     drops[s].append(cluster)
                     drops[s].append(UInt64(all.count))
                     removed += 1
+                    if scope != nil { context.count("removed_in." + scopes[m]) }
                 }
             }
         }
         context.count("clusters", by: clusters)
         context.count("documents_removed", by: removed)
+        // The largest clusters by the id of their first document (darwin inspect --cluster ID lists them).
+        largest.sort { ($0.size, $1.id) > ($1.size, $0.id) }
+        for c in largest.prefix(5) { context.count("largest_cluster." + c.id, by: c.size) }
+        if scope != nil {
+            for value in scopes { context.count("documents_in." + value) }
+        }
         var sections: [ByteWriter] = []
         for s in 0..<shards.count { sections += [drops[s], kept[s]] }
         try SectionedFile.write(sections, magic: Self.decisionMagic, to: workspace.output(Self.decisionName))

@@ -1,0 +1,57 @@
+import DarwinCore
+import DarwinTestSupport
+import Foundation
+import Testing
+
+/// minhash_dedup end to end: killed in each phase and resumed, split over ranks or workers, it gives the
+/// output of one uninterrupted run, byte for byte.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct MinHashJobTests {
+    static let step = "minhash_dedup: {keep: first}"
+
+    @Test func killedInEveryPhaseResumesIdentically() throws {
+        let f = try JobFixture(shards: 4, perShard: 300)  // a mid-task point every 256 documents
+        try f.writeRecipe(output: "reference", dedup: Self.step)
+        #expect(try darwin(["run", f.recipe, "--workers", "2", "--progress", "none"]).status == 0)
+        let reference = try f.contents("reference")
+        let stats = try f.stats("reference")
+        let l2 = try #require(stats["stages"]?.arrayValue?.first?.objectValue)
+        let steps = l2["steps"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        let dedup = try #require(steps.first { $0["step"] == "minhash_dedup" })
+        #expect((dedup["dropped"]?.intValue ?? 0) > 0, "the fixture reuses sample texts: near-duplicates exist")
+        // reduce:3 falls in the buckets phase (14 tasks), reduce:15 is the clusters task.
+        for (i, point) in ["mid-task:2", "reduce:3", "reduce:15", "after-commit:7"].enumerated() {
+            let out = "run\(i)"
+            try f.writeRecipe(output: out, dedup: Self.step)
+            let killed = try darwin(
+                ["run", f.recipe, "--workers", "2", "--progress", "none"], env: ["DARWIN_CRASH_AT": point])
+            #expect(killed.signaled && killed.status == SIGKILL, "\(point): the crash point was reached")
+            let resumed = try darwin(["resume", f.dir.path + "/" + out, "--workers", "1", "--progress", "none"])
+            #expect(resumed.status == 0, "\(point): \(resumed.stderr)")
+            expectSameOutputs(reference, try f.contents(out), point)
+        }
+    }
+
+    @Test func ranksAndWorkersGiveTheSameResult() throws {
+        let f = try JobFixture(shards: 5, perShard: 120)
+        try f.writeRecipe(output: "single", dedup: Self.step)
+        #expect(try darwin(["run", f.recipe, "--workers", "1", "--progress", "none"]).status == 0)
+        try f.writeRecipe(output: "three", dedup: Self.step)
+        #expect(try darwin(["run", f.recipe, "--workers", "3", "--progress", "none"]).status == 0)
+        expectSameOutputs(try f.contents("single"), try f.contents("three"), "1 vs 3 workers")
+        try f.writeRecipe(output: "ranked", dedup: Self.step)
+        let group = DispatchGroup()
+        nonisolated(unsafe) var results: [ProcessResult?] = [nil, nil]
+        for rank in 0..<2 {
+            group.enter()
+            DispatchQueue.global().async {
+                results[rank] = try? darwin([
+                    "run", f.recipe, "--rank", "\(rank)", "--world-size", "2", "--workers", "1", "--progress", "none",
+                ])
+                group.leave()
+            }
+        }
+        group.wait()
+        for r in results { #expect(r?.status == 0, "\(r?.stderr ?? "no result")") }
+        expectSameOutputs(try f.contents("single"), try f.contents("ranked"), "2 ranks")
+    }
+}
