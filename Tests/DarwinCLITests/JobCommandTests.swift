@@ -134,6 +134,11 @@ import Testing
         #expect(one.stdout.contains("one of chars, bytes, words  \"chars\""), "\(one.stdout)")
         let typo = try darwin(["steps", "min_lenght"])
         #expect(typo.status != 0 && typo.stderr.contains("did you mean 'min_length'"))
+        let mh = try darwin(["steps", "minhash_dedup", "--set", "bands=20", "--set", "rows=5"])
+        #expect(mh.stdout.contains("20 bands × 5 rows (100 hashes): effective Jaccard threshold (1/b)^(1/r) = 0.549"))
+        #expect(try darwin(["steps", "minhash_dedup"]).stdout.contains("= 0.719"))
+        let bad = try darwin(["steps", "minhash_dedup", "--set", "bandz=2"])
+        #expect(bad.status != 0 && bad.stderr.contains("did you mean 'bands'"))
         let levels = try darwin(["levels"])
         #expect(levels.stdout.contains("L4  Generative refinement"))
         let validate = try darwin(

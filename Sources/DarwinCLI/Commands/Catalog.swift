@@ -29,6 +29,9 @@ extension DarwinCommand {
                         s.phases.count > 1
                         ? " · \(s.phases.count) phases: " + s.phases.map(\.name).joined(separator: " → ") : ""
                     print("  \(s.spec.name) (\(s.level)): \(steps.isEmpty ? "no steps" : steps)\(phases)")
+                    for step in s.spec.steps {
+                        for line in step.descriptor.notes?(step.parameters) ?? [] { print("    \(step.name): \(line)") }
+                    }
                 }
             } catch {
                 FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
@@ -63,6 +66,9 @@ extension DarwinCommand {
         @Argument(help: "Show one step in detail.")
         var name: String?
 
+        @Option(name: .customLong("set"), help: "NAME=VALUE: a parameter value for the step's notes (repeatable).")
+        var settings: [String] = []
+
         func run() throws {
             let registry = StepCatalog.registry
             guard let name else {
@@ -81,6 +87,20 @@ extension DarwinCommand {
                 if let near = nearest(name, in: registry.ids) { message += "; did you mean '\(near)'?" }
                 throw ValidationError(message)
             }
+            // --set values are checked before anything is printed.
+            var given: [(name: String, value: JSONValue)] = []
+            for s in settings {
+                guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
+                    throw ValidationError("--set takes NAME=VALUE (got '\(s)')")
+                }
+                let raw = String(s[s.index(after: eq)...])
+                given.append((String(s[..<eq]), (try? JSONValue.parse(raw)) ?? .string(raw)))
+            }
+            var noteParameters: Parameters?
+            switch Parameters.validate(given, against: d.parameters) {
+            case .success(let p): noteParameters = p
+            case .failure(let e): if !settings.isEmpty || d.notes != nil { throw ValidationError("\(e)") }
+            }
             print(
                 "\(d.id) (version \(d.version), \(Self.kind(d)), levels \(Self.levels(d.levels)))"
             )
@@ -97,6 +117,10 @@ extension DarwinCommand {
             }
             if !d.histograms.isEmpty {
                 print("\nhistograms: " + d.histograms.map { "\($0.name) (\($0.summary))" }.joined(separator: ", "))
+            }
+            if let notes = d.notes, let p = noteParameters {
+                print("\n" + (settings.isEmpty ? "with the defaults" : "with " + settings.joined(separator: ", ")))
+                for line in notes(p) { print("  " + line) }
             }
             if !d.examples.isEmpty {
                 print("\nexamples")

@@ -15,6 +15,9 @@ public struct StepDescriptor: Sendable {
     /// For a step that is global only with some parameters (a selection that needs the whole input), says
     /// which; `nil` means always `kind`.
     public let globalWhen: (@Sendable (Parameters) -> Bool)?
+    /// Lines worth showing about a use of the step with these parameters (an effective threshold, say),
+    /// printed by `darwin steps NAME` and `darwin validate`.
+    public let notes: (@Sendable (Parameters) -> [String])?
     /// Typed parameters with their defaults.
     public let parameters: [ParameterSpec]
     /// Histograms the step records.
@@ -37,6 +40,7 @@ public struct StepDescriptor: Sendable {
         id: String, version: Int, levels: [Level], summary: String, reference: String, kind: Kind,
         parameters: [ParameterSpec], histograms: [HistogramSpec] = [], examples: [StepExample] = [],
         globalWhen: (@Sendable (Parameters) -> Bool)? = nil,
+        notes: (@Sendable (Parameters) -> [String])? = nil,
         make: @escaping @Sendable (Parameters) throws -> StepInstance
     ) {
         self.id = id
@@ -49,6 +53,7 @@ public struct StepDescriptor: Sendable {
         self.histograms = histograms
         self.examples = examples
         self.globalWhen = globalWhen
+        self.notes = notes
         self.make = make
     }
 

@@ -54,6 +54,18 @@ struct MinHashDedupFilter: GlobalStep {
                 name: "cluster_size", lower: 2, upper: 10_000, bins: 16, scale: .log,
                 summary: "documents per cluster of near-duplicates")
         ],
+        notes: { p in
+            let bands = p.int("bands"), rows = p.int("rows")
+            let h = MinHasher(ngram: p.int("ngram"), bands: bands, rows: rows, seed: 1, words: .en)
+            let curve = [0.5, 0.6, 0.7, 0.8, 0.9].map { String(format: "%.1f → %.3f", $0, h.candidateProbability($0)) }
+            return [
+                String(
+                    format: "%d bands × %d rows (%d hashes): effective Jaccard threshold (1/b)^(1/r) = %.3f", bands,
+                    rows,
+                    bands * rows, h.threshold),
+                "probability that a pair becomes a candidate, by Jaccard similarity: " + curve.joined(separator: ", "),
+            ]
+        },
         make: { p in .global(try MinHashDedupFilter(p)) })
 
     init(_ p: Parameters) throws {
