@@ -7,6 +7,7 @@ public enum StepCatalog {
         SampleFilter.descriptor,
         MinLengthFilter.descriptor,
         ExactDedupFilter.descriptor,
+        ExactDedupFilter.urlDescriptor,
         MinHashDedupFilter.descriptor,
         LanguageIdentifier.descriptor,
         GopherQualityFilter.descriptor,

@@ -16,14 +16,28 @@ struct ExactDedupFilter: GlobalStep {
         case whitespace
         /// As `whitespace`, and lower-cased (Unicode case mapping).
         case lowercase
+        /// A URL: scheme, `www.`, default port, fragment and a trailing `/` dropped, host lower-cased.
+        case url
+    }
+
+    /// Which document of a group stays.
+    enum Keep: String {
+        /// The first in input order (shard order, then position).
+        case first
+        /// The one with the longest text (ties: the first); for URLs crawled several times.
+        case longest
     }
 
     let field: String
+    /// Fields tried in order when `field` is missing (url_dedup: metadata.url).
+    var fallbacks: [String] = []
     let normalization: Normalization
     let partitions: Int
+    var keep: Keep = .first
+    var rule = "duplicate"
 
     static let descriptor = StepDescriptor(
-        id: "exact_dedup", version: 1, levels: [.l2],
+        id: "exact_dedup", version: 2, levels: [.l2],
         summary: "drop exact duplicates of a normalised field (text by default), keeping the first of each group",
         reference: "exact-match document dedup (datatrove ExactDedup, Dolma dedupe on a key), XXH3-128 hashes",
         kind: .global,
@@ -36,14 +50,57 @@ struct ExactDedupFilter: GlobalStep {
             ParameterSpec(
                 "partitions", .integer(min: 1, max: 4096), default: 16,
                 "hash partitions grouped in parallel (more partitions, less memory per task)"),
+            ParameterSpec(
+                "keep", .choice(["first", "longest"]), default: "first",
+                "which document of a group stays: the first in input order, or the one with the longest text"),
         ],
         make: { p in
-            .global(
-                ExactDedupFilter(
-                    field: p.string("field"),
-                    normalization: Normalization(rawValue: p.string("normalize")) ?? .whitespace,
-                    partitions: p.int("partitions")))
+            var step = ExactDedupFilter(
+                field: p.string("field"),
+                normalization: Normalization(rawValue: p.string("normalize")) ?? .whitespace,
+                partitions: p.int("partitions"))
+            step.keep = Keep(rawValue: p.string("keep")) ?? .first
+            return .global(step)
         })
+
+    /// `url_dedup`: the same step on the normalised URL.
+    static let urlDescriptor = StepDescriptor(
+        id: "url_dedup", version: 1, levels: [.l2],
+        summary: "drop documents whose normalised URL an earlier (or longer) document has, keeping one per URL",
+        reference: "URL dedup (Darwin-Science's URL-based dedup; datatrove UrlDedup keeps one document per URL)",
+        kind: .global,
+        parameters: [
+            ParameterSpec("field", .string, default: "url", "the URL field (metadata.url is tried when it is missing)"),
+            ParameterSpec(
+                "keep", .choice(["first", "longest"]), default: "longest",
+                "which document of a URL stays: the one with the longest text (a complete crawl), or the first"),
+            ParameterSpec(
+                "partitions", .integer(min: 1, max: 4096), default: 16, "hash partitions grouped in parallel"),
+        ],
+        examples: [],
+        make: { p in
+            var step = ExactDedupFilter(field: p.string("field"), normalization: .url, partitions: p.int("partitions"))
+            step.fallbacks = p.string("field") == "url" ? ["metadata.url"] : []
+            step.keep = Keep(rawValue: p.string("keep")) ?? .longest
+            step.rule = "duplicate_url"
+            return .global(step)
+        })
+
+    /// A URL as compared: `HTTP://www.Example.com:80/a/#top` and `https://example.com/a` are the same.
+    static func normalizeURL(_ url: String) -> String {
+        var u = Substring(url.trimmingCharacters(in: .whitespaces))
+        if let r = u.range(of: "://") { u = u[r.upperBound...] }
+        if let hash = u.firstIndex(of: "#") { u = u[..<hash] }
+        let slash = u.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? u.endIndex
+        var host = u[..<slash].lowercased()
+        var rest = String(u[slash...])
+        if let at = host.lastIndex(of: "@") { host = String(host[host.index(after: at)...]) }
+        for port in [":80", ":443"] where host.hasSuffix(port) { host = String(host.dropLast(port.count)) }
+        if host.hasPrefix("www.") { host = String(host.dropFirst(4)) }
+        if rest.hasSuffix("/") { rest.removeLast() }
+        if rest.hasPrefix("/?") { rest.removeFirst() }
+        return host + rest
+    }
 
     var reducePhases: [ReducePhase] { [ReducePhase(name: "group", partitions: partitions)] }
 
@@ -55,13 +112,18 @@ struct ExactDedupFilter: GlobalStep {
         if field == "text" {
             raw = document.text
         } else {
-            guard let v = document.value(atPath: field) else { return nil }
+            guard
+                let v = ([field] + fallbacks).lazy.compactMap({ document.value(atPath: $0) }).first(where: {
+                    $0 != .null
+                })
+            else { return nil }
             raw = v.stringValue ?? JSONWriter.string(v)
         }
+        if normalization == .url { return Hashing.xxh128(Self.normalizeURL(raw)) }
         if normalization == .lowercase, !TextBytes.isASCII(raw) { raw = raw.lowercased() }
         let h: (high: UInt64, low: UInt64)
         switch normalization {
-        case .none: h = Hashing.xxh128(raw)
+        case .none, .url: h = Hashing.xxh128(raw)
         case .whitespace, .lowercase:
             h = TextBytes.withCollapsedWhitespace(raw, lowercaseASCII: normalization == .lowercase) {
                 Hashing.xxh128(UnsafeRawBufferPointer($0))
@@ -84,6 +146,7 @@ struct ExactDedupFilter: GlobalStep {
             var low: UInt64
             var shard: Int
             var document: UInt64
+            var length: UInt64
             var id: String
         }
         var entries: [Entry] = []
@@ -95,10 +158,16 @@ struct ExactDedupFilter: GlobalStep {
                 entries.append(
                     Entry(
                         high: try r.uint64(), low: try r.uint64(), shard: shard.index, document: try r.uint64(),
-                        id: try r.string()))
+                        length: try r.uint64(), id: try r.string()))
             }
         }
-        entries.sort { ($0.high, $0.low, $0.shard, $0.document) < ($1.high, $1.low, $1.shard, $1.document) }
+        // Within a group the kept document comes first: the first in input order, or the longest.
+        let longest = keep == .longest
+        entries.sort {
+            if ($0.high, $0.low) != ($1.high, $1.low) { return ($0.high, $0.low) < ($1.high, $1.low) }
+            if longest && $0.length != $1.length { return $0.length > $1.length }
+            return ($0.shard, $0.document) < ($1.shard, $1.document)
+        }
 
         // Dropped documents per shard: (position, id of the kept document).
         var drops = [[(UInt64, String)]](repeating: [], count: shards.count)
@@ -137,7 +206,7 @@ struct ExactDedupFilter: GlobalStep {
                 what: "decision file")
             while !r.isAtEnd { duplicates[try r.uint64()] = try r.string() }
         }
-        return Applier(duplicates: duplicates)
+        return Applier(duplicates: duplicates, rule: rule)
     }
 
     static let collectMagic: UInt32 = 0x3143_5844  // "DXC1"
@@ -168,6 +237,7 @@ struct ExactDedupFilter: GlobalStep {
             buckets[p].append(high)
             buckets[p].append(low)
             buckets[p].append(UInt64(context.documentIndex))
+            buckets[p].append(UInt64(document.textUTF8Count))
             buckets[p].append(document.id)
         }
 
@@ -181,10 +251,11 @@ struct ExactDedupFilter: GlobalStep {
     /// Drops the documents the group phase marked.
     struct Applier: StreamingStep {
         let duplicates: [UInt64: String]
+        let rule: String
 
         func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
             guard let kept = duplicates[UInt64(context.documentIndex)] else { return .keep }
-            return .drop(rule: "duplicate", detail: ["duplicate_of": .string(kept)])
+            return .drop(rule: rule, detail: ["duplicate_of": .string(kept)])
         }
     }
 }
