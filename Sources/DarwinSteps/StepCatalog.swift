@@ -8,6 +8,7 @@ public enum StepCatalog {
         MinLengthFilter.descriptor,
         ExactDedupFilter.descriptor,
         ExactDedupFilter.urlDescriptor,
+        LineDedupFilter.descriptor,
         MinHashDedupFilter.descriptor,
         LanguageIdentifier.descriptor,
         GopherQualityFilter.descriptor,
