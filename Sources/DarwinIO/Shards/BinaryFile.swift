@@ -182,3 +182,181 @@ public enum SectionedFile {
         return ByteReader(try BinaryFile.read(path, offset: start, count: end - start), path: path)
     }
 }
+
+/// Reads one section of a ``SectionedFile`` as a stream of little-endian values, a chunk at a time, so that
+/// memory stays at the chunk size however large the section is.
+public final class SectionStream {
+    public let path: String
+    private let fd: Int32
+    private var offset: Int
+    private let end: Int
+    private var buffer: [UInt8]
+    private var position = 0
+    private var filled = 0
+
+    /// Section `index` of a file written with `magic` and `count` sections (`nil`: any count).
+    public init(
+        _ index: Int, of path: String, magic: UInt32, count: Int? = nil, what: String = "phase file",
+        chunk: Int = 1 << 20
+    ) throws(SourceError) {
+        var h = ByteReader(try BinaryFile.read(path, offset: 0, count: 8), path: path)
+        let m = try h.uint32(), n = Int(try h.uint32())
+        guard m == magic, count == nil || count == n else {
+            throw .io(path: path, message: "not a \(what) of this step (written with other settings?)")
+        }
+        guard index >= 0, index < n else { throw .io(path: path, message: "has no section \(index) (of \(n))") }
+        var o = ByteReader(try BinaryFile.read(path, offset: 8 + 8 * index, count: 16), path: path)
+        let start = Int(try o.uint64()), stop = Int(try o.uint64())
+        guard start <= stop else { throw .io(path: path, message: "corrupt section table") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
+        self.path = path
+        self.fd = fd
+        self.offset = start
+        self.end = stop
+        self.buffer = [UInt8](repeating: 0, count: max(64, chunk))
+    }
+
+    deinit { close(fd) }
+
+    /// Whether every value has been read.
+    public var isAtEnd: Bool { position >= filled && offset >= end }
+
+    private func refill(_ need: Int) throws(SourceError) {
+        // Keep the unread tail, then read up to a chunk more.
+        let tail = filled - position
+        if tail > 0 && position > 0 {
+            for i in 0..<tail { buffer[i] = buffer[position + i] }
+        }
+        position = 0
+        filled = tail
+        let want = min(buffer.count - filled, end - offset)
+        var failure: SourceError?
+        let got = buffer.withUnsafeMutableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return 0 }
+            var done = 0
+            while done < want {
+                let r = pread(fd, base + filled + done, want - done, off_t(offset + done))
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    failure = .io(path: path, message: "read failed: " + String(cString: strerror(errno)))
+                    return done
+                }
+                if r == 0 {
+                    failure = .io(path: path, message: "unexpected end of file (truncated?)")
+                    return done
+                }
+                done += r
+            }
+            return done
+        }
+        if let failure { throw failure }
+        offset += got
+        filled += got
+        if filled < need { throw .io(path: path, message: "section ends inside a record (truncated?)") }
+    }
+
+    public func uint64() throws(SourceError) -> UInt64 {
+        if filled - position < 8 { try refill(8) }
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(buffer[position + i]) << (8 * UInt64(i)) }
+        position += 8
+        return v
+    }
+
+    public func string() throws(SourceError) -> String {
+        if filled - position < 4 { try refill(4) }
+        var n = 0
+        for i in 0..<4 { n |= Int(buffer[position + i]) << (8 * i) }
+        position += 4
+        if filled - position < n {
+            if n > buffer.count { buffer += [UInt8](repeating: 0, count: n) }
+            try refill(n)
+        }
+        let s = String(decoding: buffer[position..<(position + n)], as: UTF8.self)
+        position += n
+        return s
+    }
+}
+
+/// Writes a ``SectionedFile`` section after section without holding it in memory: the sections are appended
+/// as they come (through a buffer) and the offset table is written last.
+public final class SectionedFileWriter {
+    public let path: String
+    private let fd: Int32
+    private let magic: UInt32
+    private let count: Int
+    private var offsets: [UInt64] = []
+    private var written: Int
+    private var buffer = ByteWriter(capacity: 1 << 20)
+
+    /// Creates (or truncates) `path` for `count` sections.
+    public init(path: String, magic: UInt32, sections count: Int) throws(SinkError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .errno(path, "cannot create") }
+        self.path = path
+        self.fd = fd
+        self.magic = magic
+        self.count = count
+        written = 8 + 8 * (count + 1)
+        offsets = [UInt64(written)]
+    }
+
+    deinit { close(fd) }
+
+    /// Appends to the current section.
+    public func append(_ v: UInt64) throws(SinkError) {
+        buffer.append(v)
+        if buffer.bytes.count >= 1 << 20 { try flush() }
+    }
+
+    public func append(_ s: String) throws(SinkError) {
+        buffer.append(s)
+        if buffer.bytes.count >= 1 << 20 { try flush() }
+    }
+
+    /// Ends the current section; the next values go to the next one.
+    public func endSection() throws(SinkError) {
+        try flush()
+        offsets.append(UInt64(written))
+    }
+
+    private func flush() throws(SinkError) {
+        let bytes = buffer.bytes
+        guard !bytes.isEmpty else { return }
+        try pwriteAll(bytes, at: written)
+        written += bytes.count
+        buffer = ByteWriter(capacity: 1 << 20)
+    }
+
+    private func pwriteAll(_ bytes: [UInt8], at position: Int) throws(SinkError) {
+        var done = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return true }
+            while done < raw.count {
+                let r = pwrite(fd, base + done, raw.count - done, off_t(position + done))
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                done += r
+            }
+            return true
+        }
+        if !ok { throw .errno(path, "write failed") }
+    }
+
+    /// Writes the offset table and syncs the file; every section must have been ended.
+    public func finish() throws(SinkError) {
+        try flush()
+        guard offsets.count == count + 1 else {
+            throw SinkError(path: path, message: "\(offsets.count - 1) sections written, \(count) declared")
+        }
+        var h = ByteWriter()
+        h.append(magic)
+        h.append(UInt32(count))
+        for o in offsets { h.append(o) }
+        try pwriteAll(h.bytes, at: 0)
+        if fsync(fd) != 0 { throw .errno(path, "fsync failed") }
+    }
+}

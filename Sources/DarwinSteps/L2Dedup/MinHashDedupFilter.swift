@@ -136,9 +136,22 @@ struct MinHashDedupFilter: GlobalStep {
         }
 
         mutating func finish(context: inout StepContext) throws {
-            var sections = bands.map { keys -> ByteWriter in
-                var w = ByteWriter(capacity: keys.count * 8)
-                w.append(contentsOf: keys)
+            // Each band sorted by key, then document: the buckets phase merges these runs from disk.
+            var sections = bands.map { flat -> ByteWriter in
+                var triples = [(UInt64, UInt64, UInt64)]()
+                triples.reserveCapacity(flat.count / 3)
+                var i = 0
+                while i + 2 < flat.count {
+                    triples.append((flat[i], flat[i + 1], flat[i + 2]))
+                    i += 3
+                }
+                triples.sort { $0 < $1 }
+                var w = ByteWriter(capacity: flat.count * 8)
+                for t in triples {
+                    w.append(t.0)
+                    w.append(t.1)
+                    w.append(t.2)
+                }
                 return w
             }
             sections.append(documents)
@@ -158,130 +171,167 @@ struct MinHashDedupFilter: GlobalStep {
         }
     }
 
-    /// One band: sort the keys; every document of a bucket pairs with the bucket's first document.
+    /// A document as (shard, position) in one number; ordering by it is input order.
+    @inline(__always) static func pack(_ shard: Int, _ document: UInt64) -> UInt64 { UInt64(shard) << 40 | document }
+
+    /// One band: the shards' sorted runs merged from disk (memory: a read buffer per shard); every document of
+    /// a bucket pairs with the bucket's first document (in input order).
     func pairs(band: Int, shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext) throws {
-        struct Entry {
+        var streams: [SectionStream] = []
+        for shard in shards {
+            streams.append(
+                try SectionStream(
+                    band, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
+                    count: hasher.bands + 1, what: "signature file", chunk: 1 << 16))
+        }
+        struct Head: Comparable {
             var high: UInt64
             var low: UInt64
-            var shard: UInt32
-            var document: UInt64
+            var doc: UInt64  // packed
+            static func < (a: Head, b: Head) -> Bool { (a.high, a.low, a.doc) < (b.high, b.low, b.doc) }
         }
-        var entries: [Entry] = []
-        for shard in shards {
-            var r = try SectionedFile.section(
-                band, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
-                count: hasher.bands + 1, what: "signature file")
-            while !r.isAtEnd {
-                entries.append(
-                    Entry(
-                        high: try r.uint64(), low: try r.uint64(), shard: UInt32(shard.index), document: try r.uint64())
-                )
+        // A binary min-heap of the next entry of every shard.
+        var heap: [(Head, Int)] = []
+        func push(_ e: (Head, Int)) {
+            heap.append(e)
+            var i = heap.count - 1
+            while i > 0 {
+                let parent = (i - 1) / 2
+                if heap[i].0 < heap[parent].0 {
+                    heap.swapAt(i, parent)
+                    i = parent
+                } else {
+                    break
+                }
             }
         }
-        entries.sort { ($0.high, $0.low, $0.shard, $0.document) < ($1.high, $1.low, $1.shard, $1.document) }
-        var w = ByteWriter()
-        var i = 0, pairs = 0
-        while i < entries.count {
-            var j = i + 1
-            while j < entries.count && entries[j].high == entries[i].high && entries[j].low == entries[i].low {
-                w.append(UInt64(entries[i].shard) << 40 | entries[i].document)
-                w.append(UInt64(entries[j].shard) << 40 | entries[j].document)
+        func pop() -> (Head, Int) {
+            let top = heap[0]
+            let last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var i = 0
+                while true {
+                    let l = 2 * i + 1, r = l + 1
+                    var m = i
+                    if l < heap.count && heap[l].0 < heap[m].0 { m = l }
+                    if r < heap.count && heap[r].0 < heap[m].0 { m = r }
+                    if m == i { break }
+                    heap.swapAt(i, m)
+                    i = m
+                }
+            }
+            return top
+        }
+        func next(_ k: Int) throws {
+            let s = streams[k]
+            if s.isAtEnd { return }
+            push((Head(high: try s.uint64(), low: try s.uint64(), doc: Self.pack(shards[k].index, try s.uint64())), k))
+        }
+        for k in streams.indices { try next(k) }
+        let out = try SectionedFileWriter(
+            path: workspace.output(Self.edgesName(band)), magic: Self.edgesMagic, sections: 1)
+        var pairs = 0
+        var first: Head? = nil
+        while !heap.isEmpty {
+            let (h, k) = pop()
+            try next(k)
+            if let f = first, f.high == h.high, f.low == h.low {
+                try out.append(f.doc)
+                try out.append(h.doc)
                 pairs += 1
-                j += 1
+            } else {
+                first = h
             }
-            i = j
         }
+        try out.endSection()
+        try out.finish()
         context.count("candidate_pairs", by: pairs)
-        try SectionedFile.write([w], magic: Self.edgesMagic, to: workspace.output(Self.edgesName(band)))
     }
 
-    /// All bands' pairs joined into components; one decision list per shard.
+    /// All bands' pairs joined into components over the documents that have a pair (memory grows with the
+    /// duplicates, not the corpus); one decision list per shard.
     func clusters(shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext) throws {
-        // Documents of every shard, numbered globally in input order.
-        var base: [Int] = []
-        var ids: [String] = []
-        var keepValues: [Double] = []
-        var scopes: [String] = []
-        for shard in shards {
-            base.append(ids.count)
-            var r = try SectionedFile.section(
-                hasher.bands, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
-                count: hasher.bands + 1, what: "signature file")
-            while !r.isAtEnd {
-                ids.append(try r.string())
-                keepValues.append(Double(bitPattern: try r.uint64()))
-                scopes.append(try r.string())
-            }
-        }
-        base.append(ids.count)
-        func global(_ packed: UInt64) -> Int { base[Int(packed >> 40)] + Int(packed & 0xFF_FFFF_FFFF) }
-
-        var parent = Array(0..<ids.count)
-        func find(_ x: Int) -> Int {
+        var parent: [UInt64: UInt64] = [:]
+        func find(_ x: UInt64) -> UInt64 {
             var x = x
-            while parent[x] != x {
-                parent[x] = parent[parent[x]]
-                x = parent[x]
+            while let p = parent[x], p != x {
+                if let g = parent[p] { parent[x] = g }
+                x = p
             }
             return x
         }
         for band in 0..<hasher.bands {
-            var r = try SectionedFile.section(
+            let r = try SectionStream(
                 0, of: workspace.path(of: Self.edgesName(band)), magic: Self.edgesMagic, what: "pair file")
             while !r.isAtEnd {
-                let a = find(global(try r.uint64())), b = find(global(try r.uint64()))
-                // The smaller index becomes the root: roots are the first members in input order.
-                if a != b { parent[max(a, b)] = min(a, b) }
+                let a = try r.uint64(), b = try r.uint64()
+                if parent[a] == nil { parent[a] = a }
+                if parent[b] == nil { parent[b] = b }
+                let ra = find(a), rb = find(b)
+                // The smaller reference becomes the root: roots are the first members in input order.
+                if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
             }
         }
-        var members: [Int: [Int]] = [:]  // root → the other members, in input order
-        for x in 0..<ids.count {
-            let r = find(x)
-            if r != x { members[r, default: []].append(x) }
+        // Ids, keep values and scopes of the documents in clusters only; every document's scope is counted.
+        var ids: [UInt64: String] = [:]
+        var keepValues: [UInt64: Double] = [:]
+        var scopeOf: [UInt64: String] = [:]
+        var scopeCounts: [String: Int] = [:]
+        for shard in shards {
+            let r = try SectionStream(
+                hasher.bands, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
+                count: hasher.bands + 1, what: "signature file")
+            var doc: UInt64 = 0
+            while !r.isAtEnd {
+                let id = try r.string(), value = Double(bitPattern: try r.uint64()), scopeValue = try r.string()
+                if scope != nil { scopeCounts[scopeValue, default: 0] += 1 }
+                let key = Self.pack(shard.index, doc)
+                if parent[key] != nil {
+                    ids[key] = id
+                    keepValues[key] = value
+                    scopeOf[key] = scopeValue
+                }
+                doc += 1
+            }
         }
-        // Decisions per shard: (document, kept id, cluster, size) for dropped ones; (document, size) for kept.
+        var members: [UInt64: [UInt64]] = [:]  // root → all members, in input order
+        for x in parent.keys.sorted() { members[find(x), default: []].append(x) }
         var drops = [ByteWriter](repeating: ByteWriter(), count: shards.count)
         var kept = [ByteWriter](repeating: ByteWriter(), count: shards.count)
-        func shardOf(_ g: Int) -> Int {
-            var lo = 0, hi = shards.count - 1
-            while lo < hi {
-                let mid = (lo + hi + 1) / 2
-                if base[mid] <= g { lo = mid } else { hi = mid - 1 }
-            }
-            return lo
-        }
+        let position = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($0.element.index, $0.offset) })
         var clusters = 0, removed = 0
         var largest: [(size: Int, id: String)] = []
-        for (root, list) in members.sorted(by: { $0.key < $1.key }) {
-            let all = [root] + list
+        for (root, all) in members.sorted(by: { $0.key < $1.key }) {
             var keeper = root
             if keep == .highest {
-                for m in all
-                where keepValues[m] > keepValues[keeper] || (keepValues[keeper].isNaN && !keepValues[m].isNaN) {
-                    keeper = m
+                for m in all {
+                    let v = keepValues[m] ?? .nan, best = keepValues[keeper] ?? .nan
+                    if v > best || (best.isNaN && !v.isNaN) { keeper = m }
                 }
             }
             clusters += 1
             context.observe("cluster_size", Double(all.count))
-            largest.append((all.count, ids[root]))
+            let cluster = ids[root] ?? ""
+            largest.append((all.count, cluster))
             if largest.count > 20 {
                 largest.sort { ($0.size, $1.id) > ($1.size, $0.id) }
                 largest.removeLast(largest.count - 5)
             }
-            let cluster = ids[root]
             for m in all {
-                let s = shardOf(m)
+                guard let s = position[Int(m >> 40)] else { continue }
+                let doc = m & 0xFF_FFFF_FFFF
                 if m == keeper {
-                    kept[s].append(UInt64(m - base[s]))
+                    kept[s].append(doc)
                     kept[s].append(UInt64(all.count))
                     kept[s].append(cluster)
                 } else {
-                    drops[s].append(UInt64(m - base[s]))
-                    drops[s].append(ids[keeper])
+                    drops[s].append(doc)
+                    drops[s].append(ids[keeper] ?? "")
                     drops[s].append(cluster)
                     drops[s].append(UInt64(all.count))
                     removed += 1
-                    if scope != nil { context.count("removed_in." + scopes[m]) }
+                    if scope != nil { context.count("removed_in." + (scopeOf[m] ?? "")) }
                 }
             }
         }
@@ -290,9 +340,7 @@ struct MinHashDedupFilter: GlobalStep {
         // The largest clusters by the id of their first document (darwin inspect --cluster ID lists them).
         largest.sort { ($0.size, $1.id) > ($1.size, $0.id) }
         for c in largest.prefix(5) { context.count("largest_cluster." + c.id, by: c.size) }
-        if scope != nil {
-            for value in scopes { context.count("documents_in." + value) }
-        }
+        for (value, n) in scopeCounts { context.count("documents_in." + value, by: n) }
         var sections: [ByteWriter] = []
         for s in 0..<shards.count { sections += [drops[s], kept[s]] }
         try SectionedFile.write(sections, magic: Self.decisionMagic, to: workspace.output(Self.decisionName))
