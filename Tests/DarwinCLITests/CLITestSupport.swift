@@ -100,3 +100,21 @@ func expectSameOutputs(
         Issue.record("\(label): \(k) differs", sourceLocation: sourceLocation)
     }
 }
+
+/// Runs `darwin run RECIPE` as `worldSize` ranks at once (one worker each) and returns their results.
+func runRanks(_ recipe: String, worldSize: Int) -> [ProcessResult?] {
+    let group = DispatchGroup()
+    nonisolated(unsafe) var results = [ProcessResult?](repeating: nil, count: worldSize)
+    for rank in 0..<worldSize {
+        group.enter()
+        DispatchQueue.global().async {
+            results[rank] = try? darwin([
+                "run", recipe, "--rank", "\(rank)", "--world-size", "\(worldSize)", "--workers", "1", "--progress",
+                "none",
+            ])
+            group.leave()
+        }
+    }
+    group.wait()
+    return results
+}

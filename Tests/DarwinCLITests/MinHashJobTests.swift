@@ -39,18 +39,7 @@ import Testing
         #expect(try darwin(["run", f.recipe, "--workers", "3", "--progress", "none"]).status == 0)
         expectSameOutputs(try f.contents("single"), try f.contents("three"), "1 vs 3 workers")
         try f.writeRecipe(output: "ranked", dedup: Self.step)
-        let group = DispatchGroup()
-        nonisolated(unsafe) var results: [ProcessResult?] = [nil, nil]
-        for rank in 0..<2 {
-            group.enter()
-            DispatchQueue.global().async {
-                results[rank] = try? darwin([
-                    "run", f.recipe, "--rank", "\(rank)", "--world-size", "2", "--workers", "1", "--progress", "none",
-                ])
-                group.leave()
-            }
-        }
-        group.wait()
+        let results = runRanks(f.recipe, worldSize: 2)
         for r in results { #expect(r?.status == 0, "\(r?.stderr ?? "no result")") }
         expectSameOutputs(try f.contents("single"), try f.contents("ranked"), "2 ranks")
     }

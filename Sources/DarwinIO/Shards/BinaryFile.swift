@@ -70,6 +70,12 @@ public struct ByteWriter {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// A writer holding these values.
+    public init(values: [UInt64]) {
+        bytes.reserveCapacity(values.count * 8)
+        append(contentsOf: values)
+    }
+
     /// Appends many values at once (little-endian platforms write the array's memory as it is).
     public mutating func append(contentsOf values: [UInt64]) {
         #if _endian(little)

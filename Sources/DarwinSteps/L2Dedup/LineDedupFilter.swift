@@ -123,13 +123,8 @@ struct LineDedupFilter: GlobalStep {
         }
 
         mutating func finish(context: inout StepContext) throws {
-            let sections = parts.map { values -> ByteWriter in
-                var w = ByteWriter(capacity: values.count * 8)
-                w.append(contentsOf: values)
-                return w
-            }
             try SectionedFile.write(
-                sections, magic: LineDedupFilter.collectMagic,
+                parts.map(ByteWriter.init(values:)), magic: LineDedupFilter.collectMagic,
                 to: workspace.output(LineDedupFilter.collectName(shard.index)))
         }
     }
@@ -173,12 +168,9 @@ struct LineDedupFilter: GlobalStep {
         }
         context.count("units", by: entries.count)
         context.count("repeats", by: removed)
-        let sections = repeats.map { values -> ByteWriter in
-            var w = ByteWriter(capacity: values.count * 8)
-            w.append(contentsOf: values)
-            return w
-        }
-        try SectionedFile.write(sections, magic: Self.decisionMagic, to: workspace.output(Self.decisionName(partition)))
+        try SectionedFile.write(
+            repeats.map(ByteWriter.init(values:)), magic: Self.decisionMagic,
+            to: workspace.output(Self.decisionName(partition)))
     }
 
     func makeApplier(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any StreamingStep {
