@@ -7,20 +7,7 @@ public enum BinaryFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .errno(path, "cannot create") }
         defer { close(fd) }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            guard let base = raw.baseAddress else { return true }
-            while written < raw.count {
-                let r = Foundation.write(fd, base + written, raw.count - written)
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                written += r
-            }
-            return true
-        }
-        if !ok { throw .errno(path, "write failed") }
+        try writeFully(fd, bytes, at: 0, path: path)
         if fsync(fd) != 0 { throw .errno(path, "fsync failed") }
     }
 
@@ -37,30 +24,50 @@ public enum BinaryFile {
             throw .io(path: path, message: "file is \(size) bytes, cannot read \(n) at \(offset) (truncated?)")
         }
         var out = [UInt8](repeating: 0, count: n)
-        var done = 0
         var failure: SourceError?
         out.withUnsafeMutableBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            while done < n {
-                let r = pread(fd, base + done, n - done, off_t(offset + done))
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    failure = .io(path: path, message: "read failed: " + String(cString: strerror(errno)))
-                    return
-                }
-                if r == 0 {
-                    failure = .io(path: path, message: "unexpected end of file")
-                    return
-                }
-                done += r
-            }
+            do throws(SourceError) { try readFully(fd, into: raw, at: offset, path: path) } catch { failure = error }
         }
         if let failure { throw failure }
         return out
     }
+
+    /// `pwrite` until every byte is written (retrying on EINTR).
+    static func writeFully(_ fd: Int32, _ bytes: [UInt8], at position: Int, path: String) throws(SinkError) {
+        var done = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return true }
+            while done < raw.count {
+                let r = pwrite(fd, base + done, raw.count - done, off_t(position + done))
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                done += r
+            }
+            return true
+        }
+        if !ok { throw .errno(path, "write failed") }
+    }
+
+    /// `pread` until `buffer` is full (retrying on EINTR); the file ending first is an error.
+    static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at position: Int, path: String)
+        throws(SourceError)
+    {
+        guard let base = buffer.baseAddress else { return }
+        var done = 0
+        while done < buffer.count {
+            let r = pread(fd, base + done, buffer.count - done, off_t(position + done))
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, message: "read failed: " + String(cString: strerror(errno)))
+            }
+            if r == 0 { throw .io(path: path, message: "unexpected end of file (truncated?)") }
+            done += r
+        }
+    }
 }
 
-/// Little-endian encoding helpers for binary records.
 public struct ByteWriter {
     public private(set) var bytes: [UInt8] = []
 
@@ -155,19 +162,12 @@ public struct ByteReader {
 public enum SectionedFile {
     /// Writes the sections, in order, under `magic`.
     public static func write(_ sections: [ByteWriter], magic: UInt32, to path: String) throws(SinkError) {
-        var w = ByteWriter()
-        w.append(magic)
-        w.append(UInt32(sections.count))
-        var offset = 8 + 8 * (sections.count + 1)
-        for s in sections {
-            w.append(UInt64(offset))
-            offset += s.bytes.count
+        let w = try SectionedFileWriter(path: path, magic: magic, sections: sections.count)
+        for section in sections {
+            try w.append(bytes: section.bytes)
+            try w.endSection()
         }
-        w.append(UInt64(offset))
-        var bytes = w.bytes
-        bytes.reserveCapacity(offset)
-        for s in sections { bytes += s.bytes }
-        try BinaryFile.write(bytes, to: path)
+        try w.finish()
     }
 
     /// Section `index` of a file written with `magic` and `count` sections (`nil`: any count).
@@ -176,6 +176,14 @@ public enum SectionedFile {
     public static func section(
         _ index: Int, of path: String, magic: UInt32, count: Int? = nil, what: String = "phase file"
     ) throws(SourceError) -> ByteReader {
+        let r = try bounds(index, of: path, magic: magic, count: count, what: what)
+        return ByteReader(try BinaryFile.read(path, offset: r.lowerBound, count: r.count), path: path)
+    }
+
+    /// The byte range of section `index`, from the file's table.
+    static func bounds(_ index: Int, of path: String, magic: UInt32, count: Int?, what: String) throws(SourceError)
+        -> Range<Int>
+    {
         var h = ByteReader(try BinaryFile.read(path, offset: 0, count: 8), path: path)
         let m = try h.uint32(), n = Int(try h.uint32())
         guard m == magic, count == nil || count == n else {
@@ -185,7 +193,7 @@ public enum SectionedFile {
         var o = ByteReader(try BinaryFile.read(path, offset: 8 + 8 * index, count: 16), path: path)
         let start = Int(try o.uint64()), end = Int(try o.uint64())
         guard start <= end else { throw .io(path: path, message: "corrupt section table") }
-        return ByteReader(try BinaryFile.read(path, offset: start, count: end - start), path: path)
+        return start..<end
     }
 }
 
@@ -205,21 +213,13 @@ public final class SectionStream {
         _ index: Int, of path: String, magic: UInt32, count: Int? = nil, what: String = "phase file",
         chunk: Int = 1 << 20
     ) throws(SourceError) {
-        var h = ByteReader(try BinaryFile.read(path, offset: 0, count: 8), path: path)
-        let m = try h.uint32(), n = Int(try h.uint32())
-        guard m == magic, count == nil || count == n else {
-            throw .io(path: path, message: "not a \(what) of this step (written with other settings?)")
-        }
-        guard index >= 0, index < n else { throw .io(path: path, message: "has no section \(index) (of \(n))") }
-        var o = ByteReader(try BinaryFile.read(path, offset: 8 + 8 * index, count: 16), path: path)
-        let start = Int(try o.uint64()), stop = Int(try o.uint64())
-        guard start <= stop else { throw .io(path: path, message: "corrupt section table") }
+        let range = try SectionedFile.bounds(index, of: path, magic: magic, count: count, what: what)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
         self.path = path
         self.fd = fd
-        self.offset = start
-        self.end = stop
+        self.offset = range.lowerBound
+        self.end = range.upperBound
         self.buffer = [UInt8](repeating: 0, count: max(64, chunk))
     }
 
@@ -237,28 +237,18 @@ public final class SectionStream {
         position = 0
         filled = tail
         let want = min(buffer.count - filled, end - offset)
+        let (fd, at, start) = (self.fd, offset, filled)
         var failure: SourceError?
-        let got = buffer.withUnsafeMutableBytes { raw -> Int in
-            guard let base = raw.baseAddress else { return 0 }
-            var done = 0
-            while done < want {
-                let r = pread(fd, base + filled + done, want - done, off_t(offset + done))
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    failure = .io(path: path, message: "read failed: " + String(cString: strerror(errno)))
-                    return done
-                }
-                if r == 0 {
-                    failure = .io(path: path, message: "unexpected end of file (truncated?)")
-                    return done
-                }
-                done += r
-            }
-            return done
+        buffer.withUnsafeMutableBytes { raw in
+            do throws(SourceError) {
+                try BinaryFile.readFully(
+                    fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + want)]),
+                    at: at, path: path)
+            } catch { failure = error }
         }
         if let failure { throw failure }
-        offset += got
-        filled += got
+        offset += want
+        filled += want
         if filled < need { throw .io(path: path, message: "section ends inside a record (truncated?)") }
     }
 
@@ -321,6 +311,13 @@ public final class SectionedFileWriter {
         if buffer.bytes.count >= 1 << 20 { try flush() }
     }
 
+    /// Appends raw bytes to the current section.
+    public func append(bytes: [UInt8]) throws(SinkError) {
+        try flush()
+        try BinaryFile.writeFully(fd, bytes, at: written, path: path)
+        written += bytes.count
+    }
+
     /// Ends the current section; the next values go to the next one.
     public func endSection() throws(SinkError) {
         try flush()
@@ -330,26 +327,9 @@ public final class SectionedFileWriter {
     private func flush() throws(SinkError) {
         let bytes = buffer.bytes
         guard !bytes.isEmpty else { return }
-        try pwriteAll(bytes, at: written)
+        try BinaryFile.writeFully(fd, bytes, at: written, path: path)
         written += bytes.count
         buffer = ByteWriter(capacity: 1 << 20)
-    }
-
-    private func pwriteAll(_ bytes: [UInt8], at position: Int) throws(SinkError) {
-        var done = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            guard let base = raw.baseAddress else { return true }
-            while done < raw.count {
-                let r = pwrite(fd, base + done, raw.count - done, off_t(position + done))
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                done += r
-            }
-            return true
-        }
-        if !ok { throw .errno(path, "write failed") }
     }
 
     /// Writes the offset table and syncs the file; every section must have been ended.
@@ -362,7 +342,7 @@ public final class SectionedFileWriter {
         h.append(magic)
         h.append(UInt32(count))
         for o in offsets { h.append(o) }
-        try pwriteAll(h.bytes, at: 0)
+        try BinaryFile.writeFully(fd, h.bytes, at: 0, path: path)
         if fsync(fd) != 0 { throw .errno(path, "fsync failed") }
     }
 }
