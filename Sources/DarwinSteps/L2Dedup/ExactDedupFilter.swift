@@ -150,14 +150,14 @@ struct ExactDedupFilter: GlobalStep {
             var id: String
         }
         var entries: [Entry] = []
-        for shard in shards {
-            var r = try SectionedFile.section(
-                partition, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
-                count: partitions, what: "collect file")
+        try PhaseFiles.forEachSection(
+            partition, of: shards.map { workspace.path(of: Self.collectName($0.index)) }, magic: Self.collectMagic,
+            count: partitions, what: "collect file"
+        ) { k, r in
             while !r.isAtEnd {
                 entries.append(
                     Entry(
-                        high: try r.uint64(), low: try r.uint64(), shard: shard.index, document: try r.uint64(),
+                        high: try r.uint64(), low: try r.uint64(), shard: shards[k].index, document: try r.uint64(),
                         length: try r.uint64(), id: try r.string()))
             }
         }
@@ -171,16 +171,12 @@ struct ExactDedupFilter: GlobalStep {
 
         // Dropped documents per shard: (position, id of the kept document).
         var drops = [[(UInt64, String)]](repeating: [], count: shards.count)
-        var i = 0
         var groups = 0
-        while i < entries.count {
-            var j = i + 1
-            while j < entries.count && entries[j].high == entries[i].high && entries[j].low == entries[i].low { j += 1 }
-            if j - i > 1 {
-                groups += 1
-                for k in (i + 1)..<j { drops[entries[k].shard].append((entries[k].document, entries[i].id)) }
-            }
-            i = j
+        PhaseFiles.forEachRun(entries, sameKey: { ($0.high, $0.low) == ($1.high, $1.low) }) { run in
+            guard run.count > 1 else { return }
+            groups += 1
+            let kept = entries[run.lowerBound].id
+            for k in run.dropFirst() { drops[entries[k].shard].append((entries[k].document, kept)) }
         }
         context.count("keys", by: entries.count)
         context.count("duplicate_groups", by: groups)
@@ -200,10 +196,10 @@ struct ExactDedupFilter: GlobalStep {
 
     func makeApplier(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any StreamingStep {
         var duplicates: [UInt64: String] = [:]
-        for p in 0..<partitions {
-            var r = try SectionedFile.section(
-                shard.index, of: workspace.path(of: Self.decisionName(p)), magic: Self.decisionMagic,
-                what: "decision file")
+        try PhaseFiles.forEachSection(
+            shard.index, of: (0..<partitions).map { workspace.path(of: Self.decisionName($0)) },
+            magic: Self.decisionMagic, what: "decision file"
+        ) { _, r in
             while !r.isAtEnd { duplicates[try r.uint64()] = try r.string() }
         }
         return Applier(duplicates: duplicates, rule: rule)

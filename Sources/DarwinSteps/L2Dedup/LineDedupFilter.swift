@@ -140,14 +140,14 @@ struct LineDedupFilter: GlobalStep {
             var unit: UInt64
         }
         var entries: [Entry] = []
-        for shard in shards {
-            var r = try SectionedFile.section(
-                partition, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
-                count: partitions, what: "line file")
+        try PhaseFiles.forEachSection(
+            partition, of: shards.map { workspace.path(of: Self.collectName($0.index)) }, magic: Self.collectMagic,
+            count: partitions, what: "line file"
+        ) { k, r in
             while !r.isAtEnd {
                 entries.append(
                     Entry(
-                        high: try r.uint64(), low: try r.uint64(), shard: shard.index, document: try r.uint64(),
+                        high: try r.uint64(), low: try r.uint64(), shard: shards[k].index, document: try r.uint64(),
                         unit: try r.uint64()))
             }
         }
@@ -155,16 +155,12 @@ struct LineDedupFilter: GlobalStep {
             ($0.high, $0.low, $0.shard, $0.document, $0.unit) < ($1.high, $1.low, $1.shard, $1.document, $1.unit)
         }
         var repeats = [[UInt64]](repeating: [], count: shards.count)
-        var i = 0
         var removed = 0
-        while i < entries.count {
-            var j = i + 1
-            while j < entries.count && entries[j].high == entries[i].high && entries[j].low == entries[i].low {
-                repeats[entries[j].shard].append(contentsOf: [entries[j].document, entries[j].unit])
+        PhaseFiles.forEachRun(entries, sameKey: { ($0.high, $0.low) == ($1.high, $1.low) }) { run in
+            for k in run.dropFirst() {
+                repeats[entries[k].shard].append(contentsOf: [entries[k].document, entries[k].unit])
                 removed += 1
-                j += 1
             }
-            i = j
         }
         context.count("units", by: entries.count)
         context.count("repeats", by: removed)
@@ -175,10 +171,10 @@ struct LineDedupFilter: GlobalStep {
 
     func makeApplier(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any StreamingStep {
         var cut: [UInt64: Set<Int>] = [:]
-        for p in 0..<partitions {
-            var r = try SectionedFile.section(
-                shard.index, of: workspace.path(of: Self.decisionName(p)), magic: Self.decisionMagic,
-                what: "repeat file")
+        try PhaseFiles.forEachSection(
+            shard.index, of: (0..<partitions).map { workspace.path(of: Self.decisionName($0)) },
+            magic: Self.decisionMagic, what: "repeat file"
+        ) { _, r in
             while !r.isAtEnd {
                 let doc = try r.uint64()
                 cut[doc, default: []].insert(Int(try r.uint64()))

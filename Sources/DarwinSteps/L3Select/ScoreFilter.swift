@@ -200,17 +200,16 @@ struct ScoreFilter: StreamingStep, GlobalStep {
         throws
     {
         var groups: [String: [(Double, UInt64)]] = [:]
-        for shard in shards {
-            var r = try SectionedFile.section(
-                partition, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
-                count: partitions, what: "score file")
+        try PhaseFiles.forEachSection(
+            partition, of: shards.map { workspace.path(of: Self.collectName($0.index)) }, magic: Self.collectMagic,
+            count: partitions, what: "score file"
+        ) { _, r in
             while !r.isAtEnd {
                 let group = try r.string()
                 let count = Int(try r.uint64())
-                var list = groups[group] ?? []
-                list.reserveCapacity(list.count + count)
-                for _ in 0..<count { list.append((Double(bitPattern: try r.uint64()), try r.uint64())) }
-                groups[group] = list
+                for _ in 0..<count {
+                    groups[group, default: []].append((Double(bitPattern: try r.uint64()), try r.uint64()))
+                }
             }
         }
         var w = ByteWriter()
