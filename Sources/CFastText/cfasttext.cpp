@@ -412,12 +412,16 @@ struct cft_predictor {
 
 extern "C" {
 
+static void set_error(char *error, size_t error_len, const std::string &why) {
+    if (error && error_len > 0) {
+        std::strncpy(error, why.c_str(), error_len - 1);
+        error[error_len - 1] = 0;
+    }
+}
+
 cft_model *cft_model_load(const char *path, char *error, size_t error_len) {
     auto fail = [&](const std::string &why) -> cft_model * {
-        if (error && error_len > 0) {
-            std::strncpy(error, why.c_str(), error_len - 1);
-            error[error_len - 1] = 0;
-        }
+        set_error(error, error_len, why);
         return nullptr;
     };
     try {
@@ -441,13 +445,6 @@ cft_model *cft_model_load(const char *path, char *error, size_t error_len) {
 }
 
 void cft_model_free(cft_model *model) { delete model; }
-
-static void set_error(char *error, size_t error_len, const std::string &why) {
-    if (error && error_len > 0) {
-        std::strncpy(error, why.c_str(), error_len - 1);
-        error[error_len - 1] = 0;
-    }
-}
 
 cft_model *cft_train(const cft_train_args *a, cft_progress_fn progress, void *context, char *error,
                      size_t error_len) {

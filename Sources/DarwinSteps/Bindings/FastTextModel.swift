@@ -87,6 +87,17 @@ final class FastTextModel: @unchecked Sendable {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var loaded: [String: FastTextModel] = [:]
 
+    /// The supervised classifier named by a step's `model` parameter (a path, or a file name found by
+    /// ``ModelLocator``), loaded once per process.
+    static func classifier(_ name: String, parameter: String) throws -> FastTextModel {
+        let path = try ModelLocator.resolve(name, parameter: parameter)
+        let model = try shared(path: path, parameter: parameter)
+        guard model.isSupervised, !model.labels.isEmpty else {
+            throw ParameterError(parameter, "\(path) is a word-vector model, not a classifier")
+        }
+        return model
+    }
+
     /// The model at `path`, loaded once per process.
     ///
     /// - Throws: ``ParameterError`` naming the file and why it cannot be used.
@@ -244,19 +255,11 @@ final class FastTextPredictor {
 
     /// The reference `predictLine` path (no cache), for checks.
     func predictReference(_ text: String, k: Int = -1, threshold: Float = 0) -> [(label: Int, probability: Float)] {
-        var text = text
-        let n = text.withUTF8 { buf in
-            buf.withMemoryRebound(to: CChar.self) { chars in
-                labels.withUnsafeMutableBufferPointer { l in
-                    probs.withUnsafeMutableBufferPointer { p in
-                        cft_predict_reference(
-                            model.handle, chars.baseAddress, chars.count, Int32(k), threshold, l.baseAddress,
-                            p.baseAddress)
-                    }
-                }
-            }
+        let model = self.model.handle
+        let predictions = try? call(text) { _, chars, count, l, p in
+            cft_predict_reference(model, chars, count, Int32(k), threshold, l, p)
         }
-        return (0..<Int(max(0, n))).map { (Int(labels[$0]), probs[$0]) }
+        return predictions ?? []
     }
 }
 

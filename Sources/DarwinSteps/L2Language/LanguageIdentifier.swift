@@ -38,11 +38,7 @@ struct LanguageIdentifier: StreamingStep {
         ],
         examples: [],
         make: { p in
-            let path = try ModelLocator.resolve(p.string("model"), parameter: "model")
-            let model = try FastTextModel.shared(path: path, parameter: "model")
-            guard model.isSupervised, !model.labels.isEmpty else {
-                throw ParameterError("model", "\(path) is a word-vector model, not a classifier")
-            }
+            let model = try FastTextModel.classifier(p.string("model"), parameter: "model")
             let wanted = try model.labelIndices(p.strings("languages"), parameter: "languages", noun: "language code")
             return .streaming(
                 LanguageIdentifier(

@@ -18,6 +18,9 @@ struct FastTextClassifier: StreamingStep {
     let k: Int
     let minProbability: Float
     let always: [Int]
+    /// What to ask fastText for: every label when some must always be written, else the top k above the minimum.
+    var searchK: Int { k == 0 || !always.isEmpty ? -1 : k }
+    var searchThreshold: Float { always.isEmpty ? minProbability : 0 }
     let text: ClassifierText
     /// Histogram of each label's probability (every document gets one value per label it writes).
     let specs: [HistogramSpec]
@@ -61,11 +64,7 @@ struct FastTextClassifier: StreamingStep {
         make: { p in .streaming(try FastTextClassifier(p)) })
 
     init(_ p: Parameters) throws {
-        let path = try ModelLocator.resolve(p.string("model"), parameter: "model")
-        let model = try FastTextModel.shared(path: path, parameter: "model")
-        guard model.isSupervised, !model.labels.isEmpty else {
-            throw ParameterError("model", "\(path) is a word-vector model, not a classifier")
-        }
+        let model = try FastTextModel.classifier(p.string("model"), parameter: "model")
         key = p.string("key")
         guard !key.isEmpty, !key.contains(".") || key.split(separator: ".").allSatisfy({ !$0.isEmpty }) else {
             throw ParameterError("key", "key must be a metadata name such as quality or scores.domain")
@@ -75,7 +74,7 @@ struct FastTextClassifier: StreamingStep {
         k = p.int("k")
         minProbability = Float(p.double("min_probability"))
         always = try model.labelIndices(p.strings("labels"), parameter: "labels")
-        let card = try ClassifierCard.beside(model: path)
+        let card = try ClassifierCard.beside(model: model.path)
         var text = card?.text ?? ClassifierText()
         if let v = p.json("lowercase").boolValue { text.lowercase = v }
         if let v = p.optionalInt("max_chars") { text.maxChars = v }
@@ -91,10 +90,7 @@ struct FastTextClassifier: StreamingStep {
     }
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
-        let input = text.apply(document.text)
-        let all = k == 0 || !always.isEmpty
-        let predictions = try predictor.predict(
-            input, k: all ? -1 : k, threshold: always.isEmpty ? minProbability : 0)
+        let predictions = try predictor.predict(text.apply(document.text), k: searchK, threshold: searchThreshold)
         guard let best = predictions.first else {
             // Only a model without an end-of-line token in its vocabulary has nothing to say.
             context.count("no_prediction")
