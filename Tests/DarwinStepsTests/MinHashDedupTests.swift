@@ -58,7 +58,7 @@ import Testing
         ("\u{FF11}\u{FF12}\u{FF13} \u{FF46}\u{FF55}\u{FF4C}\u{FF4C}", "0 \u{FF46}\u{FF55}\u{FF4C}\u{FF4C}"),
     ])
     func simplifiesAsDatatrove(text: String, expected: String) {
-        #expect(Decontaminator.simplifiedBytes(Array(text.utf8)) == Array(expected.utf8), "\(text)")
+        #expect(SimplifiedText.bytes(Array(text.utf8)) == Array(expected.utf8), "\(text)")
     }
 
     /// datatrove's signatures of the 739 sample documents (scripts/gen/minhash-reference-sample), value for value.
@@ -188,5 +188,19 @@ import Testing
         let r = try results([[doc("z1", zh), doc("z2", zhEdited), doc("t", th)]])
         #expect(r["z1"] == .keep && r["t"] == .keep)
         #expect(r["z2"] != .keep)
+    }
+}
+
+extension MinHasher {
+    /// The same computed one slot at a time, for checks.
+    func referenceSignature(_ shingles: [UInt64]) -> [UInt64] {
+        (0..<a.count).map { j in shingles.reduce(UInt64.max) { min($0, Self.modPrime($1 &* a[j] &+ b[j])) } }
+    }
+
+    /// x mod (2⁶¹ − 1) without a division.
+    @inline(__always)
+    static func modPrime(_ x: UInt64) -> UInt64 {
+        let r = (x & prime) &+ (x >> 61)
+        return r >= prime ? r &- prime : r
     }
 }

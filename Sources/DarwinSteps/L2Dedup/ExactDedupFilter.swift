@@ -107,23 +107,28 @@ struct ExactDedupFilter: GlobalStep {
     // MARK: - Keys
 
     /// The 128-bit key of a document, or `nil` when it lacks the field.
+    /// The compared field's value (or the first fallback's), if present and not null.
+    func value(of document: Document) -> JSONValue? {
+        if let v = document.value(atPath: field), v != .null { return v }
+        for f in fallbacks {
+            if let v = document.value(atPath: f), v != .null { return v }
+        }
+        return nil
+    }
+
     func key(of document: Document) -> (UInt64, UInt64)? {
         var raw: String
         if field == "text" {
             raw = document.text
         } else {
-            guard
-                let v = ([field] + fallbacks).lazy.compactMap({ document.value(atPath: $0) }).first(where: {
-                    $0 != .null
-                })
-            else { return nil }
+            guard let v = value(of: document) else { return nil }
             raw = v.stringValue ?? JSONWriter.string(v)
         }
-        if normalization == .url { return Hashing.xxh128(Self.normalizeURL(raw)) }
         if normalization == .lowercase, !TextBytes.isASCII(raw) { raw = raw.lowercased() }
         let h: (high: UInt64, low: UInt64)
         switch normalization {
-        case .none, .url: h = Hashing.xxh128(raw)
+        case .none: h = Hashing.xxh128(raw)
+        case .url: h = Hashing.xxh128(Self.normalizeURL(raw))
         case .whitespace, .lowercase:
             h = TextBytes.withCollapsedWhitespace(raw, lowercaseASCII: normalization == .lowercase) {
                 Hashing.xxh128(UnsafeRawBufferPointer($0))

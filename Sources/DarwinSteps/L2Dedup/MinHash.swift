@@ -38,7 +38,7 @@ struct MinHasher: Sendable {
 
     /// The hashed shingles of a text (empty when it has fewer than `ngram` words).
     func shingles(_ text: String, language: String?) -> [UInt64] {
-        let bytes = Decontaminator.simplifiedBytes(Array(text.utf8))
+        let bytes = SimplifiedText.bytes(Array(text.utf8))
         let tokens: [dt_token]
         switch words {
         case .en: tokens = TextAnalysis.tokenize(bytes, withSpace: false)
@@ -88,18 +88,6 @@ struct MinHasher: Sendable {
             }
             initialized = a.count
         }
-    }
-
-    /// The same computed one slot at a time, for checks.
-    func referenceSignature(_ shingles: [UInt64]) -> [UInt64] {
-        (0..<a.count).map { j in shingles.reduce(UInt64.max) { min($0, Self.modPrime($1 &* a[j] &+ b[j])) } }
-    }
-
-    /// x mod (2⁶¹ − 1) without a division.
-    @inline(__always)
-    static func modPrime(_ x: UInt64) -> UInt64 {
-        let r = (x & prime) &+ (x >> 61)
-        return r >= prime ? r &- prime : r
     }
 
     /// A 128-bit key per band: the band's values (and the scope) hashed, so equal keys mean equal bands.

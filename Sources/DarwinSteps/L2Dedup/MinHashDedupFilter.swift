@@ -121,7 +121,8 @@ struct MinHashDedupFilter: GlobalStep {
             documents.append(document.id)
             documents.append(keepValue.bitPattern)
             documents.append(scopeValue)
-            let language = document.value(atPath: "metadata.language")?.stringValue
+            // Only `words: auto` looks at the language.
+            let language = step.hasher.words == .auto ? document.value(atPath: "metadata.language")?.stringValue : nil
             let shingles = step.hasher.shingles(document.text, language: language)
             guard !shingles.isEmpty else {
                 context.count("too_few_words")

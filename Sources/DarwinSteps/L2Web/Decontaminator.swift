@@ -90,7 +90,7 @@ struct Decontaminator: StreamingStep {
                     guard let v = object[f] else { return nil }
                     return v.stringValue ?? JSONWriter.string(v)
                 }.joined(separator: " ")
-                forEachNGram(simplify(text), n: n) { h, _ -> Bool in
+                forEachNGram(SimplifiedText.of(text), n: n) { h, _ -> Bool in
                     if hashes[h] == nil { hashes[h] = Int32(b) }
                     return true
                 }
@@ -100,7 +100,7 @@ struct Decontaminator: StreamingStep {
     }
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
-        let simplified = Self.simplify(document.text)
+        let simplified = SimplifiedText.of(document.text)
         var hit: (UInt64, String)?
         Self.forEachNGram(simplified, n: n) { h, text in
             if hit == nil, index.hashes[h] != nil { hit = (h, text()) }
@@ -141,28 +141,6 @@ struct Decontaminator: StreamingStep {
                 }
                 if !keepGoing { return }
             }
-        }
-    }
-
-    /// datatrove's `simplify_text` with its default settings.
-    static func simplify(_ text: String) -> String {
-        String(decoding: simplifiedBytes(Array(text.utf8)), as: UTF8.self)
-    }
-
-    /// datatrove's `simplify_text` of UTF-8 bytes, as UTF-8 bytes (see `dt_simplify`).
-    static func simplifiedBytes(_ bytes: [UInt8]) -> [UInt8] {
-        var capacity = bytes.count + 16
-        while true {
-            var out = [UInt8](repeating: 0, count: capacity)
-            let n = bytes.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dt_simplify(src.baseAddress, src.count, $0.baseAddress, $0.count) }
-            }
-            if n < 0 { return [] }  // out of memory: no shingles rather than a crash
-            if n <= capacity {
-                out.removeSubrange(n...)
-                return out
-            }
-            capacity = n
         }
     }
 }

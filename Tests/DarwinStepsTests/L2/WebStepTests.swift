@@ -105,6 +105,6 @@ import Testing
 
     @Test func simplifyMatchesDatatrove() {
         // simplify_text("Héllo, Wörld! 1,234.5 x") in datatrove.
-        #expect(Decontaminator.simplify("Héllo, Wörld! 1,234.5 x") == "hello world 0 0 x")
+        #expect(SimplifiedText.of("Héllo, Wörld! 1,234.5 x") == "hello world 0 0 x")
     }
 }
