@@ -31,11 +31,11 @@ enum DomainTagger {
     @Test func trainClassifyAndSelect() throws {
         let dir = TemporaryDirectory("darwin-l3-cli")
         let shards = Repository.sampleShards
-        let r = try darwin([
+        let trainArguments = [
             "train-classifier", "--positive", shards[0], "--positive", shards[1], "--negative", shards[2],
-            "--negative", shards[3], "--dim", "8", "--bucket", "20000", "--epoch", "3", "--keep-data", "--json",
-            "--output", dir.path + "/models/q",
-        ])
+            "--negative", shards[3], "--dim", "8", "--bucket", "20000", "--epoch", "3",
+        ]
+        let r = try darwin(trainArguments + ["--keep-data", "--json", "--output", dir.path + "/models/q"])
         #expect(r.status == 0, "\(r.stderr)")
         for f in ["q.bin", "q.json", "q.train.txt", "q.valid.txt"] {
             #expect(FileManager.default.fileExists(atPath: dir.path + "/models/" + f), "\(f)")
@@ -75,10 +75,7 @@ enum DomainTagger {
         #expect(text.contains("≥ bin"))
 
         // Determinism: the same data, arguments and seed give the same model bytes.
-        let again = try darwin([
-            "train-classifier", "--positive", shards[0], "--positive", shards[1], "--negative", shards[2],
-            "--negative", shards[3], "--dim", "8", "--bucket", "20000", "--epoch", "3", "--output", dir.path + "/q2",
-        ])
+        let again = try darwin(trainArguments + ["--output", dir.path + "/q2"])
         #expect(again.status == 0)
         #expect(
             try Data(contentsOf: URL(fileURLWithPath: dir.path + "/q2.bin"))

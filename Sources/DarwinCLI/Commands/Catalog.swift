@@ -87,20 +87,8 @@ extension DarwinCommand {
                 if let near = nearest(name, in: registry.ids) { message += "; did you mean '\(near)'?" }
                 throw ValidationError(message)
             }
-            // --set values are checked before anything is printed.
-            var given: [(name: String, value: JSONValue)] = []
-            for s in settings {
-                guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
-                    throw ValidationError("--set takes NAME=VALUE (got '\(s)')")
-                }
-                let raw = String(s[s.index(after: eq)...])
-                given.append((String(s[..<eq]), (try? JSONValue.parse(raw)) ?? .string(raw)))
-            }
-            var noteParameters: Parameters?
-            switch Parameters.validate(given, against: d.parameters) {
-            case .success(let p): noteParameters = p
-            case .failure(let e): if !settings.isEmpty || d.notes != nil { throw ValidationError("\(e)") }
-            }
+            // --set values are checked before anything is printed; they only matter to a step's notes.
+            let noteParameters = d.notes == nil && settings.isEmpty ? nil : try parameters(for: d)
             print(
                 "\(d.id) (version \(d.version), \(Self.kind(d)), levels \(Self.levels(d.levels)))"
             )
@@ -138,6 +126,21 @@ extension DarwinCommand {
                     }
                     print("  \(e.document)\(params) → \(expect)")
                 }
+            }
+        }
+
+        /// The --set values (NAME=VALUE, VALUE read as JSON or else as a string) with the step's defaults.
+        func parameters(for d: StepDescriptor) throws -> Parameters {
+            var given: [(name: String, value: JSONValue)] = []
+            for s in settings {
+                guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
+                    throw ValidationError("--set takes NAME=VALUE (got '\(s)')")
+                }
+                let raw = String(s[s.index(after: eq)...])
+                given.append((String(s[..<eq]), (try? JSONValue.parse(raw)) ?? .string(raw)))
+            }
+            do { return try Parameters.validate(given, against: d.parameters).get() } catch {
+                throw ValidationError("\(error)")
             }
         }
 

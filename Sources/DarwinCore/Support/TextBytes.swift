@@ -17,12 +17,17 @@ public enum TextBytes {
         _ s: String, lowercaseASCII: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> R
     ) -> R {
         var s = s
-        return s.withUTF8 { src in
-            let dst = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, src.count))
-            defer { dst.deallocate() }
-            let n = dt_collapse_whitespace(src.baseAddress, src.count, dst, lowercaseASCII ? 1 : 0)
-            return body(UnsafeBufferPointer(start: dst, count: n))
-        }
+        return s.withUTF8 { withCollapsedWhitespace($0, lowercaseASCII: lowercaseASCII, body) }
+    }
+
+    /// The same on UTF-8 bytes.
+    public static func withCollapsedWhitespace<R>(
+        _ src: UnsafeBufferPointer<UInt8>, lowercaseASCII: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> R
+    ) -> R {
+        let dst = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, src.count))
+        defer { dst.deallocate() }
+        let n = dt_collapse_whitespace(src.baseAddress, src.count, dst, lowercaseASCII ? 1 : 0)
+        return body(UnsafeBufferPointer(start: dst, count: n))
     }
 
     /// `s` with whitespace runs collapsed to one space and trimmed.

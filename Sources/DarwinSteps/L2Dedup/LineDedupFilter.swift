@@ -85,12 +85,17 @@ struct LineDedupFilter: GlobalStep {
 
     /// The key of a unit, or nil when it is too short to be removed.
     func key(_ bytes: [UInt8], _ r: Range<Int>) -> (UInt64, UInt64)? {
-        var text = String(decoding: bytes[r], as: UTF8.self)
-        if lowercase { text = text.lowercased() }
-        return TextBytes.withCollapsedWhitespace(text, lowercaseASCII: false) { b -> (UInt64, UInt64)? in
+        func hash(_ b: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64)? {
             guard b.count >= minChars, b.count > 0 else { return nil }
             let h = Hashing.xxh128(UnsafeRawBufferPointer(b))
             return (h.high, h.low)
+        }
+        if lowercase {
+            let text = String(decoding: bytes[r], as: UTF8.self).lowercased()
+            return TextBytes.withCollapsedWhitespace(text, lowercaseASCII: false, hash)
+        }
+        return bytes.withUnsafeBufferPointer {
+            TextBytes.withCollapsedWhitespace(UnsafeBufferPointer(rebasing: $0[r]), lowercaseASCII: false, hash)
         }
     }
 

@@ -133,21 +133,20 @@ struct GopherQualityFilter: StreamingStep {
             if c.maxBulletLines != nil || c.maxEllipsisLines != nil {
                 let lines = t.splitlines(t.all)
                 let n = Double(max(lines.count, 1))
+                func share(_ test: (Range<Int>) -> Bool) -> Double { Double(lines.count { test($0) }) / n }
                 if let m = c.maxBulletLines {
-                    var bullets = 0
-                    for l in lines {
+                    let bullets = share { l in
                         let s = t.lstrip(l)
-                        if t.hasPrefix(Self.bullet, s) || t.hasPrefix(Self.dash, s) { bullets += 1 }
+                        return t.hasPrefix(Self.bullet, s) || t.hasPrefix(Self.dash, s)
                     }
-                    if Double(bullets) / n > m { return drop("bullet_lines", Double(bullets) / n, m) }
+                    if bullets > m { return drop("bullet_lines", bullets, m) }
                 }
                 if let m = c.maxEllipsisLines {
-                    var ending = 0
-                    for l in lines {
+                    let ending = share { l in
                         let s = t.rstrip(l)
-                        if t.hasSuffix(Self.dots, s) || t.hasSuffix(Self.ellipsis, s) { ending += 1 }
+                        return t.hasSuffix(Self.dots, s) || t.hasSuffix(Self.ellipsis, s)
                     }
-                    if Double(ending) / n > m { return drop("ellipsis_lines", Double(ending) / n, m) }
+                    if ending > m { return drop("ellipsis_lines", ending, m) }
                 }
             }
             if let m = c.minAlphaWords, alphaRatio < m { return drop("alpha_words", alphaRatio, m) }

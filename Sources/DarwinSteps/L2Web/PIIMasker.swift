@@ -48,24 +48,21 @@ struct PIIMasker: StreamingStep {
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
         var text = document.text
-        var changed = false
-        if emails && text.utf8.contains(0x40) {
-            let (t, n) = Self.replaceEmails(text, replacements: emailReplacements)
-            if n > 0 {
-                text = t
-                changed = true
-                context.count("emails_masked", by: n)
-            }
+        var masked = 0
+        // Each kind runs only when its trigger byte ('@', '.') is in the text at all.
+        func mask(_ on: Bool, trigger: UInt8, counter: String, _ replace: (String) -> (String, Int)) {
+            guard on, text.utf8.contains(trigger) else { return }
+            let (t, n) = replace(text)
+            guard n > 0 else { return }
+            text = t
+            masked += n
+            context.count(counter, by: n)
         }
-        if ips && text.utf8.contains(0x2E) {
-            let (t, n) = Self.replaceIPs(text, replacements: ipReplacements)
-            if n > 0 {
-                text = t
-                changed = true
-                context.count("ips_masked", by: n)
-            }
+        mask(emails, trigger: 0x40, counter: "emails_masked") {
+            Self.replaceEmails($0, replacements: emailReplacements)
         }
-        if changed { document.text = text }
+        mask(ips, trigger: 0x2E, counter: "ips_masked") { Self.replaceIPs($0, replacements: ipReplacements) }
+        if masked > 0 { document.text = text }
         return .keep
     }
 
