@@ -300,7 +300,6 @@ struct MinHashDedupFilter: GlobalStep {
         for x in parent.keys.sorted() { members[find(x), default: []].append(x) }
         var drops = [ByteWriter](repeating: ByteWriter(), count: shards.count)
         var kept = [ByteWriter](repeating: ByteWriter(), count: shards.count)
-        let position = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($0.element.index, $0.offset) })
         var clusters = 0, removed = 0
         var largest: [(size: Int, id: String)] = []
         for (root, all) in members.sorted(by: { $0.key < $1.key }) {
@@ -315,12 +314,8 @@ struct MinHashDedupFilter: GlobalStep {
             context.observe("cluster_size", Double(all.count))
             let cluster = ids[root] ?? ""
             largest.append((all.count, cluster))
-            if largest.count > 20 {
-                largest.sort { ($0.size, $1.id) > ($1.size, $0.id) }
-                largest.removeLast(largest.count - 5)
-            }
             for m in all {
-                guard let s = position[Int(m >> 40)] else { continue }
+                let s = Int(m >> 40)  // shard indices are positions in `shards`
                 let doc = m & 0xFF_FFFF_FFFF
                 if m == keeper {
                     kept[s].append(doc)

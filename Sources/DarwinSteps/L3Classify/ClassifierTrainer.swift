@@ -269,7 +269,7 @@ public struct ClassifierTrainer {
                 var end = start
                 while end < bytes.count && bytes[end] != 0x0A { end += 1 }
                 defer { start = end + 1 }
-                guard end - start > prefix.count, Array(bytes[start..<(start + prefix.count)]) == prefix else {
+                guard end - start > prefix.count, bytes[start..<(start + prefix.count)].elementsEqual(prefix) else {
                     continue
                 }
                 var labelEnd = start + prefix.count
