@@ -43,4 +43,26 @@ import Testing
         for r in results { #expect(r?.status == 0, "\(r?.stderr ?? "no result")") }
         expectSameOutputs(try f.contents("single"), try f.contents("ranked"), "2 ranks")
     }
+
+    /// A budget far below the data: collectors write many sorted runs, the clusters phase keeps its arrays in
+    /// mapped scratch files, and the output is the same, byte for byte.
+    @Test func tinyMemoryBudgetSpillsAndGivesTheSameResult() throws {
+        let f = try JobFixture(shards: 3, perShard: 300)
+        try f.writeRecipe(output: "roomy", dedup: Self.step)
+        #expect(try darwin(["run", f.recipe, "--workers", "2", "--progress", "none"]).status == 0)
+        try f.writeRecipe(output: "tight", dedup: "minhash_dedup: {keep: first, memory: 2KB}")
+        #expect(try darwin(["run", f.recipe, "--workers", "2", "--progress", "none"]).status == 0)
+        expectSameOutputs(try f.contents("roomy"), try f.contents("tight"), "1 GiB vs 2 KB")
+        func counters(_ out: String) throws -> JSONObject {
+            let l2 = try #require(try f.stats(out)["stages"]?.arrayValue?.first?.objectValue)
+            let steps = l2["steps"]?.arrayValue?.compactMap(\.objectValue) ?? []
+            return try #require(steps.first { $0["step"] == "minhash_dedup" }?["counters"]?.objectValue)
+        }
+        let roomy = try counters("roomy"), tight = try counters("tight")
+        #expect(roomy["signature_runs"] == nil && roomy["scratch_files_used"] == nil)
+        #expect((tight["signature_runs"]?.intValue ?? 0) >= 6, "every shard wrote several runs")
+        #expect(tight["scratch_files_used"] == 1)
+        #expect(roomy["documents_removed"] == tight["documents_removed"])
+        #expect((tight["documents_removed"]?.intValue ?? 0) > 0)
+    }
 }

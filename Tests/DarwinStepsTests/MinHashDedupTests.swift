@@ -176,6 +176,29 @@ import Testing
         #expect(lone.value(atPath: "metadata.dedup.cluster_size") == 1)
     }
 
+    /// With a budget far below the data the collectors write many runs and the cluster arrays live in mapped
+    /// scratch files: the same decisions, including the highest keeper and the ids it names.
+    @Test func tinyBudgetKeepsTheSameHighest() throws {
+        var shards: [[Document]] = [[], [], []]
+        for i in 0..<90 {
+            let words = base.split(separator: " ")
+            // Three families of copies, each copy with one word changed; quality varies within a family.
+            let family = i % 3
+            var text = words.map(String.init)
+            text[(i * 7) % text.count] = "edit\(i)"
+            let body = "family\(family) " + text.joined(separator: " ") + " family\(family)"
+            let q = Double((i * 37) % 101) / 100
+            shards[i % 3].append(doc("d\(i)", family == 0 ? body : String(body.reversed()), m(q)))
+        }
+        func m(_ q: Double) -> JSONObject { JSONObject([(key: "quality", value: .number(JSONNumber(q)))]) }
+        let params: [String: JSONValue] = ["keep": "highest", "keep_field": "metadata.quality"]
+        let roomy = try results(shards, params)
+        var tight = params
+        tight["memory"] = "16B"
+        #expect(try results(shards, tight) == roomy)
+        #expect(roomy.values.filter { $0 != .keep }.count > 30)
+    }
+
     /// Chinese and Thai are shingled on ICU words with `words: auto`: an edited copy is found, an unrelated
     /// text is not; with spaces-only splitting a whole paragraph would be a handful of "words".
     @Test func textWithoutSpacesIsShingledOnWords() throws {

@@ -11,6 +11,12 @@ public enum BinaryFile {
         if fsync(fd) != 0 { throw .errno(path, "fsync failed") }
     }
 
+    /// The size of the file at `path` in bytes (0 when it cannot be read).
+    public static func size(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
     /// Reads `count` bytes at `offset` of `path`.
     public static func read(_ path: String, offset: Int = 0, count: Int? = nil) throws(SourceError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -203,9 +203,10 @@ public final class JobRunner: Sendable {
         }
 
         let progress = ProgressCounters()
-        let executor = TaskExecutor(plan: plan, control: control, progress: progress, strict: options.strict)
-        let results = ResultCollector()
         let workerCount = max(1, options.workers)
+        let executor = TaskExecutor(
+            plan: plan, control: control, progress: progress, strict: options.strict, workers: workerCount)
+        let results = ResultCollector()
         let group = DispatchGroup()
         for w in 0..<workerCount {
             group.enter()

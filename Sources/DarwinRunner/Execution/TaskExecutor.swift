@@ -50,6 +50,8 @@ struct TaskExecutor {
     let control: RunControl
     let progress: ProgressCounters
     let strict: Bool
+    /// Tasks running at once on this machine.
+    var workers = 1
     static let temporarySuffix = ".tmp"
 
     // MARK: - Passes
@@ -100,7 +102,8 @@ struct TaskExecutor {
                 let g = stage.globalSteps[segment - 1]
                 let spec = stage.spec.steps[g]
                 let ws = GlobalWorkspace(
-                    directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
+                    directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix,
+                    concurrency: workers)
                 workspaces.append(ws)
                 guard case .global(let global) = try spec.descriptor.make(spec.parameters) else {
                     throw TaskFailure.failed("step \(spec.name) is not global")
@@ -118,7 +121,8 @@ struct TaskExecutor {
                 let g = stage.globalSteps[segment]
                 let spec = stage.spec.steps[g]
                 let ws = GlobalWorkspace(
-                    directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
+                    directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix,
+                    concurrency: workers)
                 try AtomicFiles.makeDirectory(ws.directory)
                 workspaces.append(ws)
                 guard case .global(let global) = try spec.descriptor.make(spec.parameters) else {
@@ -310,7 +314,8 @@ struct TaskExecutor {
         let spec = stage.spec.steps[g]
         let layout = StageLayout(root: plan.outputDirectory, stage: stage.spec.name)
         let ws = GlobalWorkspace(
-            directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix)
+            directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix,
+            concurrency: workers)
         var ctx = context(for: spec, in: stage, shard: nil)
         let shards = plan.inputs.enumerated().map { ShardInfo(index: $0.offset, name: $0.element.name) }
         CrashPoints.reach("task-start")

@@ -4,13 +4,17 @@ import DarwinIO
 /// Near-duplicate removal with MinHash LSH, as datatrove's four MinHash stages, in darwin's phases.
 ///
 /// - collect: each shard writes, per band, a 128-bit key of the band's values (and the document's scope)
-///   for every document with at least one shingle, plus each document's id and keep value;
-/// - buckets (one task per band): keys are sorted; documents sharing a key become candidate pairs;
-/// - clusters (one task): pairs are joined into connected components; each component keeps one document
-///   (the first in input order, or the highest `keep_field`), the others are marked with the kept id;
+///   for every document with at least one shingle, sorted, in runs no larger than its share of `memory`;
+///   and each document's id, keep value and scope;
+/// - buckets (one task per band): the runs of all shards are merged from disk; documents sharing a key
+///   become candidate pairs;
+/// - clusters (one task): pairs are joined into connected components with a union-find over the documents
+///   that have a pair (4 bytes each, plus a bit per document of the corpus); each component keeps one
+///   document (the first in input order, or the highest `keep_field`), the others are marked with the kept
+///   id. Beyond `memory` the arrays live in memory-mapped scratch files;
 /// - apply: every shard drops its marked documents (`near_duplicate`, with `duplicate_of`, `cluster` and
 ///   `cluster_size`) and writes `metadata.dedup.cluster_size` (1 for documents without duplicates) into the
-///   documents it keeps.
+///   documents it keeps, reading the decisions as a stream.
 struct MinHashDedupFilter: GlobalStep {
     enum Keep: String {
         case first
@@ -21,6 +25,8 @@ struct MinHashDedupFilter: GlobalStep {
     let scope: String?
     let keep: Keep
     let keepField: String?
+    /// Bytes for the step's own data on this machine, shared by the tasks that run at once.
+    let memory: Int
 
     static let descriptor = StepDescriptor(
         id: "minhash_dedup", version: 1, levels: [.l2],
@@ -48,6 +54,10 @@ struct MinHashDedupFilter: GlobalStep {
                 "which document of a cluster stays: the first in input order, or the highest keep_field"),
             ParameterSpec(
                 "keep_field", .string, default: .null, "numeric field for keep: highest (metadata.quality.hq)"),
+            ParameterSpec(
+                "memory", .byteSize, default: "1GiB",
+                "budget for the step's data on this machine, shared by its concurrent tasks: signature buffers spill sorted runs beyond it, the cluster arrays move to memory-mapped scratch files"
+            ),
         ],
         histograms: [
             HistogramSpec(
@@ -75,6 +85,7 @@ struct MinHashDedupFilter: GlobalStep {
         scope = p.optionalString("scope")
         keep = Keep(rawValue: p.string("keep")) ?? .first
         keepField = p.optionalString("keep_field")
+        memory = max(1, p.int("memory"))
         if keep == .highest && keepField == nil {
             throw ParameterError("keep_field", "keep: highest needs keep_field (the numeric field to compare)")
         }
@@ -84,31 +95,55 @@ struct MinHashDedupFilter: GlobalStep {
         [ReducePhase(name: "buckets", partitions: hasher.bands), ReducePhase(name: "clusters", partitions: 1)]
     }
 
-    static let collectMagic: UInt32 = 0x3143_484D  // "MHC1"
+    static let runMagic: UInt32 = 0x3243_484D  // "MHC2"
+    static let documentsMagic: UInt32 = 0x3149_484D  // "MHI1"
     static let edgesMagic: UInt32 = 0x3145_484D  // "MHE1"
-    static let decisionMagic: UInt32 = 0x3144_484D  // "MHD1"
-    static func collectName(_ shard: Int) -> String { "signatures-" + String(format: "%06d", shard) + ".bin" }
+    static let decisionMagic: UInt32 = 0x3244_484D  // "MHD2"
+    static func shardName(_ shard: Int) -> String { String(format: "%06d", shard) }
+    static func runName(_ shard: Int, _ run: Int) -> String {
+        "signatures-" + shardName(shard) + "-" + String(format: "%04d", run) + ".bin"
+    }
+    static func documentsName(_ shard: Int) -> String { "documents-" + shardName(shard) + ".bin" }
     static func edgesName(_ band: Int) -> String { "pairs-" + String(format: "%04d", band) + ".bin" }
     static let decisionName = "clusters.bin"
 
     func makeCollector(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any GlobalCollector {
-        Collector(step: self, shard: shard, workspace: workspace)
+        try Collector(step: self, shard: shard, workspace: workspace)
     }
 
-    /// Per band: (key high, key low, document index); then the documents: id and keep value.
+    /// A band key and the document's position in its shard.
+    struct BandEntry: Comparable {
+        var high: UInt64
+        var low: UInt64
+        var doc: UInt64
+        static func < (a: BandEntry, b: BandEntry) -> Bool { (a.high, a.low, a.doc) < (b.high, b.low, b.doc) }
+    }
+
+    /// Writes, per shard: sorted runs of band entries (`signatures-SHARD-RUN.bin`, one section per band) each
+    /// time the buffered entries reach the task's share of `memory`; and `documents-SHARD.bin`: per document
+    /// its id, keep value and scope, then the number of documents and of runs.
     struct Collector: GlobalCollector {
         let step: MinHashDedupFilter
         let shard: ShardInfo
         let workspace: GlobalWorkspace
-        /// Per band: key high, key low, document index, for every document with shingles.
-        var bands: [[UInt64]]
-        var documents = ByteWriter()
+        var bands: [[BandEntry]]
+        let documents: SectionedFileWriter
+        var documentCount: UInt64 = 0
+        var runs = 0
+        /// Entries (over all bands) buffered before a run is written.
+        let runEntries: Int
 
-        init(step: MinHashDedupFilter, shard: ShardInfo, workspace: GlobalWorkspace) {
+        init(step: MinHashDedupFilter, shard: ShardInfo, workspace: GlobalWorkspace) throws {
             self.step = step
             self.shard = shard
             self.workspace = workspace
             bands = Array(repeating: [], count: step.hasher.bands)
+            documents = try SectionedFileWriter(
+                path: workspace.output(MinHashDedupFilter.documentsName(shard.index)),
+                magic: MinHashDedupFilter.documentsMagic, sections: 2)
+            // Sorting needs no second copy; the writer's buffer and the shingles are small beside this.
+            let share = step.memory / workspace.concurrency
+            runEntries = max(1024, share / MemoryLayout<BandEntry>.stride)
         }
 
         mutating func collect(_ document: Document, context: inout StepContext) throws {
@@ -118,9 +153,10 @@ struct MinHashDedupFilter: GlobalStep {
             if let s = step.scope, let v = document.value(atPath: s) {
                 scopeValue = v.stringValue ?? JSONWriter.string(v)
             }
-            documents.append(document.id)
-            documents.append(keepValue.bitPattern)
-            documents.append(scopeValue)
+            try documents.append(document.id)
+            try documents.append(keepValue.bitPattern)
+            try documents.append(scopeValue)
+            documentCount += 1
             // Only `words: auto` looks at the language.
             let language = step.hasher.words == .auto ? document.value(atPath: "metadata.language")?.stringValue : nil
             let shingles = step.hasher.shingles(document.text, language: language)
@@ -131,35 +167,49 @@ struct MinHashDedupFilter: GlobalStep {
             let scope = step.scope == nil ? 0 : Hashing.xxh64(scopeValue, seed: 0x5C09E)
             let keys = step.hasher.bandKeys(step.hasher.signature(shingles), scope: scope)
             for (b, k) in keys.enumerated() {
-                bands[b].append(contentsOf: [k.0, k.1, UInt64(context.documentIndex)])
+                bands[b].append(BandEntry(high: k.0, low: k.1, doc: UInt64(context.documentIndex)))
             }
             context.count("signatures")
+            if bands[0].count * bands.count >= runEntries { try writeRun() }
+        }
+
+        /// Each band sorted by key, then document: the buckets phase merges these runs from disk.
+        mutating func writeRun() throws {
+            guard !bands[0].isEmpty else { return }
+            let out = try SectionedFileWriter(
+                path: workspace.output(MinHashDedupFilter.runName(shard.index, runs)),
+                magic: MinHashDedupFilter.runMagic, sections: bands.count)
+            for b in bands.indices {
+                bands[b].sort()
+                for e in bands[b] {
+                    try out.append(e.high)
+                    try out.append(e.low)
+                    try out.append(e.doc)
+                }
+                try out.endSection()
+                bands[b].removeAll(keepingCapacity: true)
+            }
+            try out.finish()
+            runs += 1
         }
 
         mutating func finish(context: inout StepContext) throws {
-            // Each band sorted by key, then document: the buckets phase merges these runs from disk.
-            var sections = bands.map { flat -> ByteWriter in
-                var triples = [(UInt64, UInt64, UInt64)]()
-                triples.reserveCapacity(flat.count / 3)
-                var i = 0
-                while i + 2 < flat.count {
-                    triples.append((flat[i], flat[i + 1], flat[i + 2]))
-                    i += 3
-                }
-                triples.sort { $0 < $1 }
-                var w = ByteWriter(capacity: flat.count * 8)
-                for t in triples {
-                    w.append(t.0)
-                    w.append(t.1)
-                    w.append(t.2)
-                }
-                return w
-            }
-            sections.append(documents)
-            try SectionedFile.write(
-                sections, magic: MinHashDedupFilter.collectMagic,
-                to: workspace.output(MinHashDedupFilter.collectName(shard.index)))
+            try writeRun()
+            try documents.endSection()
+            try documents.append(documentCount)
+            try documents.append(UInt64(runs))
+            try documents.endSection()
+            try documents.finish()
+            if runs > 1 { context.count("signature_runs", by: runs) }
         }
+    }
+
+    /// A shard's document count and number of signature runs.
+    func shardTotals(_ shard: ShardInfo, workspace: GlobalWorkspace) throws -> (documents: Int, runs: Int) {
+        let r = try SectionStream(
+            1, of: workspace.path(of: Self.documentsName(shard.index)), magic: Self.documentsMagic, count: 2,
+            what: "document list", chunk: 64)
+        return (Int(try r.uint64()), Int(try r.uint64()))
     }
 
     func reduce(phase: Int, partition: Int, shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext)
@@ -175,25 +225,26 @@ struct MinHashDedupFilter: GlobalStep {
     /// A document as (shard, position) in one number; ordering by it is input order.
     @inline(__always) static func pack(_ shard: Int, _ document: UInt64) -> UInt64 { UInt64(shard) << 40 | document }
 
-    /// One band: the shards' sorted runs merged from disk (memory: a read buffer per shard); every document of
-    /// a bucket pairs with the bucket's first document (in input order).
+    /// One band: the sorted runs of every shard merged from disk (memory: a read buffer per run, sized to the
+    /// task's share of `memory`); every document of a bucket pairs with the bucket's first document (in input
+    /// order).
     func pairs(band: Int, shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext) throws {
-        var streams: [SectionStream] = []
+        var sources: [(path: String, shard: Int)] = []
         for shard in shards {
+            for run in 0..<(try shardTotals(shard, workspace: workspace).runs) {
+                sources.append((workspace.path(of: Self.runName(shard.index, run)), shard.index))
+            }
+        }
+        let chunk = min(1 << 16, max(4096, memory / workspace.concurrency / max(1, sources.count)))
+        var streams: [SectionStream] = []
+        for s in sources {
             streams.append(
                 try SectionStream(
-                    band, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
-                    count: hasher.bands + 1, what: "signature file", chunk: 1 << 16))
+                    band, of: s.path, magic: Self.runMagic, count: hasher.bands, what: "signature file", chunk: chunk))
         }
-        struct Head: Comparable {
-            var high: UInt64
-            var low: UInt64
-            var doc: UInt64  // packed
-            static func < (a: Head, b: Head) -> Bool { (a.high, a.low, a.doc) < (b.high, b.low, b.doc) }
-        }
-        // A binary min-heap of the next entry of every shard.
-        var heap: [(Head, Int)] = []
-        func push(_ e: (Head, Int)) {
+        // A binary min-heap of the next entry of every run (documents packed with their shard).
+        var heap: [(BandEntry, Int)] = []
+        func push(_ e: (BandEntry, Int)) {
             heap.append(e)
             var i = heap.count - 1
             while i > 0 {
@@ -206,7 +257,7 @@ struct MinHashDedupFilter: GlobalStep {
                 }
             }
         }
-        func pop() -> (Head, Int) {
+        func pop() -> (BandEntry, Int) {
             let top = heap[0]
             let last = heap.removeLast()
             if !heap.isEmpty {
@@ -227,13 +278,14 @@ struct MinHashDedupFilter: GlobalStep {
         func next(_ k: Int) throws {
             let s = streams[k]
             if s.isAtEnd { return }
-            push((Head(high: try s.uint64(), low: try s.uint64(), doc: Self.pack(shards[k].index, try s.uint64())), k))
+            let high = try s.uint64(), low = try s.uint64(), doc = try s.uint64()
+            push((BandEntry(high: high, low: low, doc: Self.pack(sources[k].shard, doc)), k))
         }
         for k in streams.indices { try next(k) }
         let out = try SectionedFileWriter(
             path: workspace.output(Self.edgesName(band)), magic: Self.edgesMagic, sections: 1)
         var pairs = 0
-        var first: Head? = nil
+        var first: BandEntry? = nil
         while !heap.isEmpty {
             let (h, k) = pop()
             try next(k)
@@ -250,133 +302,283 @@ struct MinHashDedupFilter: GlobalStep {
         context.count("candidate_pairs", by: pairs)
     }
 
-    /// All bands' pairs joined into components over the documents that have a pair (memory grows with the
-    /// duplicates, not the corpus); one decision list per shard.
+    /// Documents that have a pair, as bits over the corpus (shards one after another), with the number of
+    /// members before each 64-bit word: a member's dense number is its rank.
+    struct Members {
+        let bits: ScratchArray<UInt64>
+        let before: ScratchArray<UInt32>
+        let shardStart: [Int]  // first bit of each shard
+        private(set) var count = 0
+
+        init(documents: [Int], file: (String) -> String?) throws {
+            var starts: [Int] = []
+            var total = 0
+            for n in documents {
+                starts.append(total)
+                total += n
+            }
+            shardStart = starts
+            let words = (total + 63) / 64
+            bits = try ScratchArray(count: words, file: file("members"))
+            before = try ScratchArray(count: words, file: file("ranks"))
+        }
+
+        @inline(__always) func bit(_ packed: UInt64) -> Int {
+            shardStart[Int(packed >> 40)] + Int(packed & 0xFF_FFFF_FFFF)
+        }
+
+        @inline(__always) func insert(_ packed: UInt64) {
+            let b = bit(packed)
+            bits[b >> 6] |= 1 << UInt64(b & 63)
+        }
+
+        /// Fixes the ranks after the last insert.
+        mutating func rank() throws {
+            var n = 0
+            for w in 0..<bits.count {
+                before[w] = UInt32(truncatingIfNeeded: n)
+                n += bits[w].nonzeroBitCount
+            }
+            guard n < Int(UInt32.max) else {
+                throw StepError(.shard, "more than 4 billion near-duplicate documents in one minhash_dedup stage")
+            }
+            count = n
+        }
+
+        @inline(__always) func contains(_ packed: UInt64) -> Bool {
+            let b = bit(packed)
+            return bits[b >> 6] & (1 << UInt64(b & 63)) != 0
+        }
+
+        @inline(__always) func dense(_ packed: UInt64) -> Int {
+            let b = bit(packed), w = b >> 6
+            return Int(before[w]) + (bits[w] & ((1 << UInt64(b & 63)) &- 1)).nonzeroBitCount
+        }
+
+        /// Calls `body(document, member)` for the members of the shard at `position`, in order.
+        func forEach(inShard position: Int, documents: Int, _ body: (UInt64, Int) throws -> Void) rethrows {
+            let start = shardStart[position], end = start + documents
+            var w = start >> 6
+            while w << 6 < end {
+                var word = bits[w]
+                while word != 0 {
+                    let t = word.trailingZeroBitCount
+                    word &= word &- 1
+                    let b = w << 6 + t
+                    if b >= start && b < end {
+                        let rankInWord = (bits[w] & ((1 << UInt64(t)) &- 1)).nonzeroBitCount
+                        try body(UInt64(b - start), Int(before[w]) + rankInWord)
+                    }
+                }
+                w += 1
+            }
+        }
+    }
+
+    /// All bands' pairs joined into components by a union-find over the documents that have a pair; each
+    /// component's root is its first member in input order. Ids, keep values and scopes are streamed from the
+    /// shards' document lists; the decisions are written per shard in document order.
     func clusters(shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext) throws {
-        var parent: [UInt64: UInt64] = [:]
-        func find(_ x: UInt64) -> UInt64 {
+        let totals = try shards.map { try shardTotals($0, workspace: workspace) }
+        let edgeFiles = (0..<hasher.bands).map { workspace.path(of: Self.edgesName($0)) }
+        func forEachPair(_ body: (UInt64, UInt64) throws -> Void) throws {
+            for path in edgeFiles {
+                let r = try SectionStream(0, of: path, magic: Self.edgesMagic, what: "pair file")
+                while !r.isAtEnd { try body(try r.uint64(), try r.uint64()) }
+            }
+        }
+        // The arrays go to mapped scratch files when they would not fit the budget (the clusters phase runs alone).
+        let corpus = totals.reduce(0) { $0 + $1.documents }
+        let pairCount = edgeFiles.reduce(0) { $0 + max(0, BinaryFile.size($1) - 24) / 16 }
+        let perMember = 16 + (keep == .highest ? 12 : 0) + 48
+        let estimate = corpus / 64 * 12 + min(corpus, 2 * pairCount) * perMember
+        let mapped = estimate > memory
+        func file(_ name: String) -> String? { mapped ? workspace.scratch("scratch-" + name) : nil }
+        if mapped { context.count("scratch_files_used") }
+
+        var members = try Members(documents: totals.map(\.documents), file: file)
+        try forEachPair { a, b in
+            members.insert(a)
+            members.insert(b)
+        }
+        try members.rank()
+        let n = members.count
+        // parent[x] ≤ x always: the smaller root wins, so roots are first members and one forward sweep
+        // resolves every member to its root.
+        let parent = try ScratchArray<UInt32>(count: n, file: file("parent"))
+        for i in 0..<n { parent[i] = UInt32(i) }
+        func find(_ x: Int) -> Int {
             var x = x
-            while let p = parent[x], p != x {
-                if let g = parent[p] { parent[x] = g }
+            while Int(parent[x]) != x {
+                let p = Int(parent[x])
+                parent[x] = parent[p]
                 x = p
             }
             return x
         }
-        for band in 0..<hasher.bands {
-            let r = try SectionStream(
-                0, of: workspace.path(of: Self.edgesName(band)), magic: Self.edgesMagic, what: "pair file")
-            while !r.isAtEnd {
-                let a = try r.uint64(), b = try r.uint64()
-                if parent[a] == nil { parent[a] = a }
-                if parent[b] == nil { parent[b] = b }
-                let ra = find(a), rb = find(b)
-                // The smaller reference becomes the root: roots are the first members in input order.
-                if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+        try forEachPair { a, b in
+            let ra = find(members.dense(a)), rb = find(members.dense(b))
+            if ra != rb { parent[max(ra, rb)] = UInt32(min(ra, rb)) }
+        }
+        let size = try ScratchArray<UInt32>(count: n, file: file("size"))
+        for i in 0..<n {
+            parent[i] = parent[Int(parent[i])]
+            size[Int(parent[i])] += 1
+        }
+
+        // Keep highest: the best value of each root's cluster (the first member on ties).
+        let keeper = try ScratchArray<UInt32>(count: keep == .highest ? n : 0, file: file("keeper"))
+        if keep == .highest {
+            let best = try ScratchArray<Double>(count: n, file: file("best"))
+            try forEachDocument(shards, members, workspace) { member, _, value, _ in
+                guard let member else { return }
+                let r = Int(parent[member])
+                if r == member {
+                    best[r] = value
+                    keeper[r] = UInt32(r)
+                } else if value > best[r] || (best[r].isNaN && !value.isNaN) {
+                    best[r] = value
+                    keeper[r] = UInt32(member)
+                }
             }
         }
-        // Ids, keep values and scopes of the documents in clusters only; every document's scope is counted.
-        var ids: [UInt64: String] = [:]
-        var keepValues: [UInt64: Double] = [:]
-        var scopeOf: [UInt64: String] = [:]
+        func keeperOf(_ root: Int) -> Int { keep == .highest ? Int(keeper[root]) : root }
+
+        // Ids of roots (cluster ids) and keepers; per-scope counts.
+        let ids = try ScratchStrings(file: file("ids"))
+        let idAt = try ScratchArray<UInt64>(count: n, file: file("id-offsets"))
         var scopeCounts: [String: Int] = [:]
+        var removedIn: [String: Int] = [:]
+        try forEachDocument(shards, members, workspace) { member, id, _, scopeValue in
+            if scope != nil { scopeCounts[scopeValue, default: 0] += 1 }
+            guard let member else { return }
+            let r = Int(parent[member])
+            if r == member || keeperOf(r) == member {
+                idAt[member] = try ids.append(id)
+            } else if scope != nil {
+                removedIn[scopeValue, default: 0] += 1
+            }
+        }
+        try ids.seal()
+
+        var clusters = 0, removed = 0
+        var largest: [(size: Int, id: String)] = []
+        for i in 0..<n where Int(parent[i]) == i {
+            clusters += 1
+            let s = Int(size[i])
+            context.observe("cluster_size", Double(s))
+            if largest.count < 5 || s >= largest[largest.count - 1].size {
+                largest.append((s, ids.string(at: idAt[i])))
+                largest.sort { ($0.size, $1.id) > ($1.size, $0.id) }
+                if largest.count > 5 { largest.removeLast() }
+            }
+        }
+        let out = try SectionedFileWriter(
+            path: workspace.output(Self.decisionName), magic: Self.decisionMagic, sections: 2 * shards.count)
+        for position in shards.indices {
+            try members.forEach(inShard: position, documents: totals[position].documents) { doc, member in
+                let r = Int(parent[member]), k = keeperOf(r)
+                guard k != member else { return }
+                try out.append(doc)
+                try out.append(ids.string(at: idAt[k]))
+                try out.append(ids.string(at: idAt[r]))
+                try out.append(UInt64(size[r]))
+                removed += 1
+            }
+            try out.endSection()
+            try members.forEach(inShard: position, documents: totals[position].documents) { doc, member in
+                let r = Int(parent[member])
+                guard keeperOf(r) == member else { return }
+                try out.append(doc)
+                try out.append(UInt64(size[r]))
+                try out.append(ids.string(at: idAt[r]))
+            }
+            try out.endSection()
+        }
+        try out.finish()
+        context.count("clusters", by: clusters)
+        context.count("documents_removed", by: removed)
+        // The largest clusters by the id of their first document (darwin inspect --cluster ID lists them).
+        for c in largest { context.count("largest_cluster." + c.id, by: c.size) }
+        for (value, n) in removedIn { context.count("removed_in." + value, by: n) }
+        for (value, n) in scopeCounts { context.count("documents_in." + value, by: n) }
+    }
+
+    /// Every document of every shard, in input order: its member number (nil without a pair), id, keep value
+    /// and scope. Member numbers follow input order, so a running count gives them.
+    private func forEachDocument(
+        _ shards: [ShardInfo], _ members: Members, _ workspace: GlobalWorkspace,
+        _ body: (Int?, String, Double, String) throws -> Void
+    ) throws {
+        var member = 0
         for shard in shards {
             let r = try SectionStream(
-                hasher.bands, of: workspace.path(of: Self.collectName(shard.index)), magic: Self.collectMagic,
-                count: hasher.bands + 1, what: "signature file")
+                0, of: workspace.path(of: Self.documentsName(shard.index)), magic: Self.documentsMagic, count: 2,
+                what: "document list")
             var doc: UInt64 = 0
             while !r.isAtEnd {
                 let id = try r.string(), value = Double(bitPattern: try r.uint64()), scopeValue = try r.string()
-                if scope != nil { scopeCounts[scopeValue, default: 0] += 1 }
-                let key = Self.pack(shard.index, doc)
-                if parent[key] != nil {
-                    ids[key] = id
-                    keepValues[key] = value
-                    scopeOf[key] = scopeValue
+                if members.contains(Self.pack(shard.index, doc)) {
+                    try body(member, id, value, scopeValue)
+                    member += 1
+                } else {
+                    try body(nil, id, value, scopeValue)
                 }
                 doc += 1
             }
         }
-        var members: [UInt64: [UInt64]] = [:]  // root → all members, in input order
-        for x in parent.keys.sorted() { members[find(x), default: []].append(x) }
-        var drops = [ByteWriter](repeating: ByteWriter(), count: shards.count)
-        var kept = [ByteWriter](repeating: ByteWriter(), count: shards.count)
-        var clusters = 0, removed = 0
-        var largest: [(size: Int, id: String)] = []
-        for (root, all) in members.sorted(by: { $0.key < $1.key }) {
-            var keeper = root
-            if keep == .highest {
-                for m in all {
-                    let v = keepValues[m] ?? .nan, best = keepValues[keeper] ?? .nan
-                    if v > best || (best.isNaN && !v.isNaN) { keeper = m }
-                }
-            }
-            clusters += 1
-            context.observe("cluster_size", Double(all.count))
-            let cluster = ids[root] ?? ""
-            largest.append((all.count, cluster))
-            for m in all {
-                let s = Int(m >> 40)  // shard indices are positions in `shards`
-                let doc = m & 0xFF_FFFF_FFFF
-                if m == keeper {
-                    kept[s].append(doc)
-                    kept[s].append(UInt64(all.count))
-                    kept[s].append(cluster)
-                } else {
-                    drops[s].append(doc)
-                    drops[s].append(ids[keeper] ?? "")
-                    drops[s].append(cluster)
-                    drops[s].append(UInt64(all.count))
-                    removed += 1
-                    if scope != nil { context.count("removed_in." + (scopeOf[m] ?? "")) }
-                }
-            }
-        }
-        context.count("clusters", by: clusters)
-        context.count("documents_removed", by: removed)
-        // The largest clusters by the id of their first document (darwin inspect --cluster ID lists them).
-        largest.sort { ($0.size, $1.id) > ($1.size, $0.id) }
-        for c in largest.prefix(5) { context.count("largest_cluster." + c.id, by: c.size) }
-        for (value, n) in scopeCounts { context.count("documents_in." + value, by: n) }
-        var sections: [ByteWriter] = []
-        for s in 0..<shards.count { sections += [drops[s], kept[s]] }
-        try SectionedFile.write(sections, magic: Self.decisionMagic, to: workspace.output(Self.decisionName))
     }
 
     func makeApplier(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any StreamingStep {
         let path = workspace.path(of: Self.decisionName)
-        var d = try SectionedFile.section(2 * shard.index, of: path, magic: Self.decisionMagic, what: "cluster file")
-        var drops: [UInt64: (String, String, Int)] = [:]
-        while !d.isAtEnd {
-            let doc = try d.uint64()
-            drops[doc] = (try d.string(), try d.string(), Int(try d.uint64()))
-        }
-        var k = try SectionedFile.section(
-            2 * shard.index + 1, of: path, magic: Self.decisionMagic, what: "cluster file")
-        var kept: [UInt64: (Int, String)] = [:]
-        while !k.isAtEnd {
-            let doc = try k.uint64()
-            kept[doc] = (Int(try k.uint64()), try k.string())
-        }
-        return Applier(drops: drops, kept: kept)
+        return try Applier(
+            drops: try SectionStream(
+                2 * shard.index, of: path, magic: Self.decisionMagic, what: "cluster file", chunk: 1 << 16),
+            kept: try SectionStream(
+                2 * shard.index + 1, of: path, magic: Self.decisionMagic, what: "cluster file", chunk: 1 << 16))
     }
 
+    /// Reads the shard's decisions as two streams sorted by document, beside the documents.
     struct Applier: StreamingStep {
-        let drops: [UInt64: (String, String, Int)]
-        let kept: [UInt64: (Int, String)]
+        let drops: SectionStream
+        let kept: SectionStream
+        var nextDrop: (doc: UInt64, keptId: String, cluster: String, size: Int)? = nil
+        var nextKept: (doc: UInt64, size: Int, cluster: String)? = nil
 
-        func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
+        init(drops: SectionStream, kept: SectionStream) throws {
+            self.drops = drops
+            self.kept = kept
+            try advanceDrop()
+            try advanceKept()
+        }
+
+        mutating func advanceDrop() throws {
+            nextDrop =
+                drops.isAtEnd
+                ? nil : (try drops.uint64(), try drops.string(), try drops.string(), Int(try drops.uint64()))
+        }
+
+        mutating func advanceKept() throws {
+            nextKept = kept.isAtEnd ? nil : (try kept.uint64(), Int(try kept.uint64()), try kept.string())
+        }
+
+        mutating func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
             let i = UInt64(context.documentIndex)
-            if let (keptId, cluster, size) = drops[i] {
+            while let d = nextDrop, d.doc < i { try advanceDrop() }
+            while let k = nextKept, k.doc < i { try advanceKept() }
+            if let d = nextDrop, d.doc == i {
+                try advanceDrop()
                 return .drop(
                     rule: "near_duplicate",
                     detail: [
-                        "duplicate_of": .string(keptId), "cluster": .string(cluster),
-                        "cluster_size": .number(JSONNumber(size)),
+                        "duplicate_of": .string(d.keptId), "cluster": .string(d.cluster),
+                        "cluster_size": .number(JSONNumber(d.size)),
                     ])
             }
-            if let (size, cluster) = kept[i] {
-                document.setValue(.number(JSONNumber(size)), atPath: "metadata.dedup.cluster_size")
-                document.setValue(.string(cluster), atPath: "metadata.dedup.cluster")
+            if let k = nextKept, k.doc == i {
+                try advanceKept()
+                document.setValue(.number(JSONNumber(k.size)), atPath: "metadata.dedup.cluster_size")
+                document.setValue(.string(k.cluster), atPath: "metadata.dedup.cluster")
             } else {
                 document.setValue(.number(JSONNumber(1)), atPath: "metadata.dedup.cluster_size")
             }
