@@ -30,17 +30,25 @@ let package = Package(
         .target(
             name: "CDarwinText",
             cSettings: [.unsafeFlags(["-O3"])],
-            linkerSettings: [.linkedLibrary("icuuc")]
+            linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icui18n")]
+        ),
+
+        .target(
+            name: "CDarwinHTML",
+            cSettings: [.unsafeFlags(["-O2", "-I/usr/include/libxml2"])],
+            linkerSettings: [.linkedLibrary("xml2")]
         ),
 
         // MARK: - darwin modules
         .target(name: "DarwinCore", dependencies: ["CDarwinJSON", "CDarwinText", "CXXHash"]),
-        .target(name: "DarwinIO", dependencies: ["DarwinCore", "CZstd", "CZlib", "CXXHash"]),
+        .target(name: "DarwinIO", dependencies: ["DarwinCore", "CZstd", "CZlib", "CXXHash", "CDarwinText"]),
         .target(
             name: "DarwinProvenance",
             dependencies: ["DarwinCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .target(name: "DarwinSteps", dependencies: ["DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText", "Yams"]),
+        .target(
+            name: "DarwinSteps",
+            dependencies: ["DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText", "CDarwinHTML", "Yams"]),
         .target(
             name: "DarwinRunner",
             dependencies: ["DarwinCore", "DarwinIO", "DarwinProvenance", "Yams"]
@@ -53,7 +61,7 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(name: "DarwinBench", dependencies: ["DarwinCore", "DarwinIO", "CDarwinText"]),
+        .executableTarget(name: "DarwinBench", dependencies: ["DarwinCore", "DarwinIO", "CDarwinText", "CDarwinHTML"]),
 
         // MARK: - tests
         .target(

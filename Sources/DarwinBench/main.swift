@@ -1,6 +1,10 @@
 // darwin-bench: micro-benchmarks of darwin's hot paths against the obvious alternatives.
 //
 //   darwin-bench json SHARD...   parse + serialise every line: darwin's scanner vs Foundation's JSONSerialization
+//   darwin-bench html extract|parse DIR [OUT.jsonl] [--favor precision|recall] [--runs N]
+//                                 every .html page of DIR, one core: charset decoding + main-content extraction,
+//                                 or the bare libxml2 parse (the floor); prints pages/s (median of N runs)
+import CDarwinHTML
 import CDarwinText
 import DarwinCore
 import DarwinIO
@@ -9,6 +13,13 @@ import Foundation
 func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// CPU seconds of this process (one thread here): steadier than wall time on a shared machine.
+func cpuNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
@@ -98,6 +109,74 @@ func dumpWords(_ paths: [String]) throws {
     }
 }
 
+func benchHTML(_ args: [String]) throws {
+    guard args.count >= 2 else { throw CocoaError(.fileReadUnknown) }
+    let mode = args[0], dir = args[1]
+    var out: String? = nil
+    var favor: Int32 = 0
+    var runs = 1
+    var i = 2
+    while i < args.count {
+        switch args[i] {
+        case "--favor":
+            favor = args[i + 1] == "precision" ? 1 : args[i + 1] == "recall" ? 2 : 0
+            i += 1
+        case "--runs":
+            runs = Int(args[i + 1]) ?? 1
+            i += 1
+        default: out = args[i]
+        }
+        i += 1
+    }
+    let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+        $0.hasSuffix(".html") || $0.hasSuffix(".htm")
+    }.sorted()
+    let pages = try names.map { try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0))) }
+    var options = dh_options(keep_links: 1, keep_tables: 1, keep_images: 0, favor: favor, max_depth: 256)
+    var texts = [String](repeating: "", count: pages.count)
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = cpuNow()
+        for (k, page) in pages.enumerated() {
+            page.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                let raw = UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self)
+                if mode == "parse" {
+                    _ = dh_parse_only(raw, b.count)
+                    return
+                }
+                var decoded = dc_result()
+                guard dc_decode(raw, b.count, nil, 1, &decoded) == 0 else { return }
+                var r = dh_result()
+                _ = dh_extract(decoded.text, decoded.length, &options, &r)
+                if let t = r.text { texts[k] = String(cString: t) }
+                dh_result_free(&r)
+                dc_result_free(&decoded)
+            }
+        }
+        times.append(cpuNow() - start)
+    }
+    times.sort()
+    let t = times[times.count / 2]
+    let bytes = pages.reduce(0) { $0 + $1.count }
+    FileHandle.standardError.write(
+        Data(
+            String(
+                format: "%@: %d pages, %.1f MB in %.3f CPU s: %.1f pages/s, %.1f MB/s\n", mode, pages.count,
+                Double(bytes) / 1e6, t, Double(pages.count) / t, Double(bytes) / 1e6 / t
+            ).utf8))
+    if let out, mode == "extract" {
+        var lines = ""
+        for (name, text) in zip(names, texts) {
+            lines +=
+                JSONWriter.string(
+                    .object(JSONObject([(key: "file", value: .string(name)), (key: "text", value: .string(text))])))
+                + "\n"
+        }
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: out))
+    }
+}
+
 let args = CommandLine.arguments.dropFirst()
 guard let command = args.first else {
     FileHandle.standardError.write(Data("usage: darwin-bench json SHARD...\n".utf8))
@@ -107,6 +186,7 @@ do {
     switch command {
     case "json": try benchJSON(Array(args.dropFirst()))
     case "words": try dumpWords(Array(args.dropFirst()))
+    case "html": try benchHTML(Array(args.dropFirst()))
     default:
         FileHandle.standardError.write(Data("unknown benchmark '\(command)'\n".utf8))
         exit(2)

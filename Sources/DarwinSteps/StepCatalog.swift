@@ -4,6 +4,8 @@ import DarwinCore
 public enum StepCatalog {
     public static let registry = StepRegistry([
         SetFieldAnnotator.descriptor,
+        HTMLExtractor.descriptor,
+        TextNormalizer.descriptor,
         SampleFilter.descriptor,
         MinLengthFilter.descriptor,
         ExactDedupFilter.descriptor,

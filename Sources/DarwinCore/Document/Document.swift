@@ -67,7 +67,7 @@ public struct Document: @unchecked Sendable {
     /// - Throws: ``DocumentError`` for invalid JSON or UTF-8, a non-object, or a missing or mistyped
     ///   `id` or `text`.
     public static func parse(
-        _ line: UnsafeRawBufferPointer, scratch: inout [dj_member]
+        _ line: UnsafeRawBufferPointer, scratch: inout [dj_member], idKey: String = "id", textKey: String = "text"
     ) throws(DocumentError) -> Document {
         guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw DocumentError.json(JSONSyntaxError(code: Int32(DJ_ERR_EMPTY.rawValue), offset: 0))
@@ -92,10 +92,22 @@ public struct Document: @unchecked Sendable {
         var textBytes = 0
         for i in 0..<n {
             let m = scratch[i]
-            let key = decodeJSONString(
+            var key = decodeJSONString(
                 base + Int(m.key_start), count: Int(m.key_end - m.key_start),
                 escaped: m.key_escaped != 0)
             let range = Int(m.value_start)..<Int(m.value_end)
+            var rawKey: Range<Int>? = Int(m.key_start)..<Int(m.key_end)
+            // Other names for id and text (input.fields) become `id` and `text`; the originals go.
+            if idKey != "id" || textKey != "text" {
+                if key == "id" && idKey != "id" || key == "text" && textKey != "text" { continue }
+                if key == idKey && idKey != "id" {
+                    key = "id"
+                    rawKey = nil
+                } else if key == textKey && textKey != "text" {
+                    key = "text"
+                    rawKey = nil
+                }
+            }
             if key == "id", id == nil {
                 switch Int32(m.value_type) {
                 case Int32(DJ_STRING.rawValue):
@@ -117,12 +129,10 @@ public struct Document: @unchecked Sendable {
                 textBytes = Int(m.value_decoded_length)
             }
             members.append(
-                Member(
-                    key: key, rawKey: Int(m.key_start)..<Int(m.key_end),
-                    value: .raw(range, type: m.value_type, escaped: m.value_escaped != 0)))
+                Member(key: key, rawKey: rawKey, value: .raw(range, type: m.value_type, escaped: m.value_escaped != 0)))
         }
-        guard let id else { throw .missingField("id") }
-        guard sawText else { throw .missingField("text") }
+        guard let id else { throw .missingField(idKey) }
+        guard sawText else { throw .missingField(textKey) }
         return Document(id: id, line: Array(line), members: members, textBytes: textBytes)
     }
 

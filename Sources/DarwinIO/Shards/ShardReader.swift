@@ -45,6 +45,22 @@ public final class ShardReader {
     /// Error records returned.
     public private(set) var errorsRead = 0
 
+    /// Other field names for id, text and URL, and a default source (input.fields, input.source).
+    public struct Mapping: Sendable, Equatable {
+        public var id = "id"
+        public var text = "text"
+        public var url: String? = nil
+        public var source: String? = nil
+        public init(id: String = "id", text: String = "text", url: String? = nil, source: String? = nil) {
+            self.id = id
+            self.text = text
+            self.url = url
+            self.source = source
+        }
+        var isIdentity: Bool { id == "id" && text == "text" && url == nil && source == nil }
+    }
+
+    public var mapping = Mapping()
     private let source: ByteSource
     private let lines: LineReader
     private var scratch = [dj_member](repeating: dj_member(), count: 32)
@@ -88,7 +104,8 @@ public final class ShardReader {
                     continue
                 }
                 do throws(DocumentError) {
-                    let doc = try Document.parse(bytes, scratch: &scratch)
+                    var doc = try Document.parse(bytes, scratch: &scratch, idKey: mapping.id, textKey: mapping.text)
+                    if !mapping.isIdentity { applyMapping(&doc) }
                     documentsRead += 1
                     return .document(doc)
                 } catch {
@@ -116,6 +133,13 @@ public final class ShardReader {
             }
         }
         return nil
+    }
+
+    private func applyMapping(_ doc: inout Document) {
+        if let path = mapping.url, doc.value(atPath: "url") == nil, let v = doc.value(atPath: path) {
+            doc.setValue(v, atPath: "url")
+        }
+        if let s = mapping.source, doc.value(atPath: "source") == nil { doc.setValue(.string(s), atPath: "source") }
     }
 
     private func isBlank(_ bytes: UnsafeRawBufferPointer) -> Bool {

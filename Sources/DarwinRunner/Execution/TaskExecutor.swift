@@ -139,9 +139,23 @@ struct TaskExecutor {
             throw .failed("preparing steps: \(error)")
         }
 
-        let reader: ShardReader
+        let reader: any DocumentReader
         do {
-            reader = try ShardReader(path: inputPath, maxLineBytes: plan.recipe.input.maxLineBytes)
+            let input = plan.recipe.input
+            let raw = isFirst && stage.position == 0
+            if raw && input.format == "warc" {
+                reader = try WARCReader(path: inputPath, options: input.rawOptions)
+            } else if raw && input.format == "files" {
+                reader = FileTreeReader(
+                    root: inputPath, files: plan.inputs[shardIndex].files, options: input.rawOptions)
+            } else {
+                let r = try ShardReader(path: inputPath, maxLineBytes: input.maxLineBytes)
+                if raw {
+                    r.mapping = ShardReader.Mapping(
+                        id: input.idField, text: input.textField, url: input.urlField, source: input.source)
+                }
+                reader = r
+            }
         } catch {
             throw .failed("cannot read input: \(error)")
         }
@@ -295,6 +309,13 @@ struct TaskExecutor {
             throw .failed("\(error)")
         }
         for ws in workspaces { pending += ws.pendingOutputs }
+        if isFirst && stage.position == 0 && plan.recipe.input.format != "jsonl" {
+            // What the raw reader saw: records by type, documents by content type, what it skipped and why.
+            var read = StepStats()
+            read.counters = reader.counters
+            read.documentsIn = result.counts.docsIn
+            result.steps.append(("read_" + plan.recipe.input.format, -1, read))
+        }
         for (k, s) in steps.enumerated() { result.steps.append((s.spec.name, s.position, contexts[k].stats)) }
         if let c = collector { result.steps.append((c.spec.name, c.position, c.context.stats)) }
         result.seconds = monotonicSeconds() - started
@@ -353,7 +374,7 @@ struct TaskExecutor {
         return try ShardWriter(path: final + Self.temporarySuffix, level: level)
     }
 
-    private func readNext(_ reader: ShardReader) throws -> ShardReader.Item? {
+    private func readNext(_ reader: any DocumentReader) throws -> ShardReader.Item? {
         do {
             return try reader.next()
         } catch {

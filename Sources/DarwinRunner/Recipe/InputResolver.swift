@@ -1,4 +1,5 @@
 import DarwinCore
+import DarwinIO
 import Foundation
 
 /// One input file of a job and the shard name its outputs take.
@@ -8,11 +9,14 @@ public struct InputShard: Sendable, Equatable {
     public var name: String
     /// File size when resolved.
     public var fileBytes: Int
+    /// Format `files`: the files of this shard, relative to `path` (a folder).
+    public var files: [String] = []
 
-    public init(path: String, name: String, fileBytes: Int) {
+    public init(path: String, name: String, fileBytes: Int, files: [String] = []) {
         self.path = path
         self.name = name
         self.fileBytes = fileBytes
+        self.files = files
     }
 }
 
@@ -20,6 +24,18 @@ public struct InputShard: Sendable, Equatable {
 public enum InputResolver {
     /// File name endings read as JSONL shards.
     public static let extensions = [".jsonl.zst", ".jsonl.zstd", ".jsonl.gz", ".jsonl"]
+    /// File name endings read as WARC files.
+    public static let warcExtensions = [".warc.gz", ".warc", ".wet.gz", ".wet"]
+    /// File name endings read by format `files`.
+    public static let fileExtensions = [".html", ".htm", ".xhtml", ".txt", ".md", ".markdown"]
+
+    static func extensions(of format: String) -> [String] {
+        switch format {
+        case "warc": return warcExtensions
+        case "files": return fileExtensions
+        default: return extensions
+        }
+    }
 
     /// Resolves every entry; each must match at least one file.
     ///
@@ -32,16 +48,39 @@ public enum InputResolver {
     {
         var shards: [InputShard] = []
         var byName: [String: String] = [:]
+        let exts = extensions(of: input.format)
         for (i, entry) in input.paths.enumerated() {
             let line = i < input.pathLines.count ? input.pathLines[i] : nil
             let absolute = entry.hasPrefix("/") ? entry : base + "/" + entry
-            let found = matches(absolute)
+            if input.format == "files" {
+                let group = fileGroups(absolute, entry: entry, perShard: input.filesPerShard)
+                if group.isEmpty {
+                    throw RecipeError(
+                        path: recipePath, line: line,
+                        message:
+                            "input path '\(entry)' holds no \(fileExtensions.joined(separator: ", ")) files (looked in \(absolute))"
+                    )
+                }
+                for g in group {
+                    if let other = byName[g.name], other != g.path {
+                        throw RecipeError(
+                            path: recipePath, line: line,
+                            message:
+                                "inputs '\(other)' and '\(g.path)' would both be written as shard '\(g.name)'; list folders with different names"
+                        )
+                    }
+                    byName[g.name] = g.path
+                    shards.append(g)
+                }
+                continue
+            }
+            let found = matches(absolute, exts)
             if found.isEmpty {
                 let why: String
                 if entry.contains("*") || entry.contains("?") || entry.contains("[") {
                     why = "matches no files"
                 } else if FileManager.default.fileExists(atPath: absolute) {
-                    why = "holds no .jsonl, .jsonl.gz or .jsonl.zst files"
+                    why = "holds no " + exts.joined(separator: ", ") + " files"
                 } else {
                     why = "does not exist"
                 }
@@ -67,20 +106,56 @@ public enum InputResolver {
     }
 
     /// Strips a shard extension: `a/b.jsonl.zst` → `a/b`; `nil` if the name has none.
-    public static func shardName(_ relative: String) -> String? {
-        for ext in extensions where relative.hasSuffix(ext) && relative.count > ext.count {
+    public static func shardName(_ relative: String, _ exts: [String] = extensions) -> String? {
+        for ext in exts where relative.hasSuffix(ext) && relative.count > ext.count {
             return String(relative.dropLast(ext.count))
         }
         return nil
     }
 
-    private static func matches(_ pattern: String) -> [(path: String, name: String)] {
+    /// Format `files`: the files under a folder (or the file, or the glob's matches), sorted, in groups of
+    /// `perShard`, named `<folder>-00000`, … .
+    private static func fileGroups(_ pattern: String, entry: String, perShard: Int) -> [InputShard] {
+        var roots: [String] = []
+        if hasWildcard(pattern) { roots = glob(pattern) } else { roots = [pattern] }
+        var out: [InputShard] = []
+        for root in roots {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else { continue }
+            if !isDir.boolValue {
+                let file = (root as NSString).lastPathComponent
+                guard shardName(file.lowercased(), fileExtensions) != nil else { continue }
+                let folder = (root as NSString).deletingLastPathComponent
+                let size = BinaryFile.size(root)
+                out.append(
+                    InputShard(
+                        path: normalize(folder.isEmpty ? "." : folder), name: shardName(file, fileExtensions) ?? file,
+                        fileBytes: size, files: [file]))
+                continue
+            }
+            let files = walk(directory: root, fileExtensions, lowercase: true).map(\.relative).sorted()
+            let label = (normalize(root) as NSString).lastPathComponent
+            var k = 0
+            while k * perShard < files.count {
+                let part = Array(files[(k * perShard)..<min(files.count, (k + 1) * perShard)])
+                let size = part.reduce(0) { $0 + BinaryFile.size(root + "/" + $1) }
+                out.append(
+                    InputShard(
+                        path: normalize(root), name: label + "-" + String(format: "%05d", k), fileBytes: size,
+                        files: part))
+                k += 1
+            }
+        }
+        return out
+    }
+
+    private static func matches(_ pattern: String, _ exts: [String]) -> [(path: String, name: String)] {
         var isDir: ObjCBool = false
         if !hasWildcard(pattern) {
             guard FileManager.default.fileExists(atPath: pattern, isDirectory: &isDir) else { return [] }
-            if isDir.boolValue { return walk(directory: pattern) }
+            if isDir.boolValue { return walk(directory: pattern, exts).map { ($0.path, $0.name) } }
             let file = (pattern as NSString).lastPathComponent
-            return [(normalize(pattern), shardName(file) ?? file)]
+            return [(normalize(pattern), shardName(file, exts) ?? file)]
         }
         // The folder before the first wildcard is the root that names are relative to.
         let components = pattern.split(separator: "/", omittingEmptySubsequences: false)
@@ -90,19 +165,21 @@ public enum InputResolver {
         for path in glob(pattern) {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
             if isDir.boolValue {
-                out += walk(directory: path).map { ($0.path, relative(path, to: root) + "/" + $0.name) }
+                out += walk(directory: path, exts).map { ($0.path, relative(path, to: root) + "/" + $0.name) }
             } else {
                 let rel = relative(path, to: root)
-                guard let name = shardName(rel) else { continue }
+                guard let name = shardName(rel, exts) else { continue }
                 out.append((normalize(path), name))
             }
         }
         return out
     }
 
-    private static func walk(directory: String) -> [(path: String, name: String)] {
+    private static func walk(directory: String, _ exts: [String], lowercase: Bool = false) -> [(
+        path: String, name: String, relative: String
+    )] {
         guard let e = FileManager.default.enumerator(atPath: directory) else { return [] }
-        var out: [(String, String)] = []
+        var out: [(String, String, String)] = []
         while let rel = e.nextObject() as? String {
             let last = (rel as NSString).lastPathComponent
             if last.hasPrefix(".") || last.hasPrefix("_") {
@@ -113,8 +190,8 @@ public enum InputResolver {
                 }
                 continue
             }
-            guard let name = shardName(rel) else { continue }
-            out.append((normalize(directory + "/" + rel), name))
+            guard let name = shardName(lowercase ? rel.lowercased() : rel, exts) else { continue }
+            out.append((normalize(directory + "/" + rel), name, rel))
         }
         return out
     }

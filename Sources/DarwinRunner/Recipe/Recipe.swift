@@ -1,4 +1,5 @@
 import DarwinCore
+import DarwinIO
 
 /// A validated recipe: the input, the output and the ordered stages of a job.
 public struct Recipe: Sendable {
@@ -20,18 +21,37 @@ public struct Recipe: Sendable {
 public struct InputSpec: Sendable, Equatable {
     /// Files, directories (searched recursively) or glob patterns, as written in the recipe.
     public var paths: [String]
-    /// The input format. Only `jsonl` is read by the foundation (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`).
+    /// The input format: `jsonl` (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`), `warc` (`.warc`, `.warc.gz`, `.wet`,
+    /// `.wet.gz`) or `files` (`.html`, `.htm`, `.xhtml`, `.txt`, `.md` trees).
     public var format: String
     /// The longest line accepted as a document.
     public var maxLineBytes: Int
     /// Recipe line of each entry of `paths`, for messages.
     public var pathLines: [Int]
+    /// JSONL: the fields that hold the id, the text and the URL when they are not `id`, `text`, `url`.
+    public var idField = "id"
+    public var textField = "text"
+    public var urlField: String? = nil
+    /// warc / files: `source` of every document (jsonl: only where a document has none).
+    public var source: String? = nil
+    /// warc: the content types that become documents.
+    public var contentTypes = RawInputOptions.defaultContentTypes
+    /// warc / files: larger payloads are cut here.
+    public var maxDocumentBytes = 16 << 20
+    /// files: files per shard.
+    public var filesPerShard = 1000
 
     public init(paths: [String], format: String, maxLineBytes: Int, pathLines: [Int]) {
         self.paths = paths
         self.format = format
         self.maxLineBytes = maxLineBytes
         self.pathLines = pathLines
+    }
+
+    /// The options of the raw readers.
+    public var rawOptions: RawInputOptions {
+        RawInputOptions(
+            source: source ?? format, contentTypes: contentTypes, maxDocumentBytes: maxDocumentBytes)
     }
 }
 

@@ -86,7 +86,12 @@ public struct RecipeLoader: Sendable {
     // MARK: - Sections
 
     private func parseInput(_ node: Node, _ r: Reader) throws(RecipeError) -> InputSpec {
-        let m = try r.mapping(node, what: "input", allowed: ["paths", "format", "max_line_bytes"])
+        let m = try r.mapping(
+            node, what: "input",
+            allowed: [
+                "paths", "format", "max_line_bytes", "fields", "source", "content_types", "max_document_bytes",
+                "files_per_shard",
+            ])
         guard let pathsNode = m["paths"] else { throw r.error(node, "input needs 'paths' (files, folders or globs)") }
         let paths = try r.stringList(pathsNode, what: "input.paths")
         guard !paths.isEmpty else { throw r.error(pathsNode, "input.paths is empty") }
@@ -105,7 +110,39 @@ public struct RecipeLoader: Sendable {
             }
             maxLine = bytes
         }
-        return InputSpec(paths: paths, format: format, maxLineBytes: maxLine, pathLines: r.lines(of: pathsNode))
+        var spec = InputSpec(paths: paths, format: format, maxLineBytes: maxLine, pathLines: r.lines(of: pathsNode))
+        func only(_ key: String, _ formats: [String]) throws(RecipeError) {
+            if let n = m[key], !formats.contains(format) {
+                throw r.error(n, "input.\(key) applies to format \(formats.joined(separator: " or ")), not \(format)")
+            }
+        }
+        try only("fields", ["jsonl"])
+        try only("content_types", ["warc"])
+        try only("files_per_shard", ["files"])
+        try only("max_document_bytes", ["warc", "files"])
+        if let n = m["fields"] {
+            let f = try r.mapping(n, what: "input.fields", allowed: ["id", "text", "url"])
+            if let v = f["id"] { spec.idField = try r.string(v, what: "input.fields.id") }
+            if let v = f["text"] { spec.textField = try r.string(v, what: "input.fields.text") }
+            if let v = f["url"] { spec.urlField = try r.string(v, what: "input.fields.url") }
+        }
+        if let n = m["source"] { spec.source = try r.string(n, what: "input.source") }
+        if let n = m["content_types"] {
+            spec.contentTypes = try r.stringList(n, what: "input.content_types").map { $0.lowercased() }
+        }
+        if let n = m["max_document_bytes"] {
+            guard case .success(let v) = ParameterType.byteSize.normalize(r.json(n)), let bytes = v.intValue, bytes > 0
+            else {
+                throw r.error(n, "input.max_document_bytes: expected a size such as 16MiB")
+            }
+            spec.maxDocumentBytes = bytes
+        }
+        if let n = m["files_per_shard"] {
+            let v = try r.int(n, what: "input.files_per_shard")
+            guard v > 0 else { throw r.error(n, "input.files_per_shard must be at least 1") }
+            spec.filesPerShard = v
+        }
+        return spec
     }
 
     private func parseOutput(_ node: Node, _ r: Reader) throws(RecipeError) -> OutputSpec {
@@ -243,7 +280,7 @@ public enum ShardReaderDefaults {
 
 extension InputSpec {
     /// The formats a recipe may name.
-    public static let formats = ["jsonl"]
+    public static let formats = ["jsonl", "warc", "files"]
 }
 
 // MARK: - Typed access to YAML nodes, with locations

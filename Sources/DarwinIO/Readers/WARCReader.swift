@@ -1,0 +1,458 @@
+import CZlib
+import DarwinCore
+import Foundation
+
+/// Reads a WARC or WET file (`.warc`, `.warc.gz` with one gzip member per record, `.wet`, `.wet.gz`),
+/// streaming, one document per HTML response record (or per WET conversion record).
+///
+/// A response's HTTP headers give the content type and charset; records of other content types, HTTP
+/// statuses other than 2xx, requests, metadata, revisits and warcinfo are skipped and counted. The page is
+/// decoded to UTF-8 (HTTP charset, BOM, `<meta>`, then detection). A truncated or corrupt record becomes an
+/// error record naming the file and byte offset, and reading goes on with the next record.
+public final class WARCReader: DocumentReader {
+    public let path: String
+    public let options: RawInputOptions
+    public private(set) var counters: [String: Int] = [:]
+
+    private let source: ByteSource
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    private var position = 0
+    private var filled = 0
+    /// Decompressed bytes before `buffer[0]`.
+    private var base = 0
+    private var atEnd = false
+    /// A source error met while filling the buffer, reported with the record it broke.
+    private var sourceError: SourceError?
+    private var shardName: String
+
+    public init(path: String, options: RawInputOptions) throws(SourceError) {
+        self.path = path
+        self.options = options
+        source = path.hasSuffix(".gz") ? try GzipSource(path: path) : try PlainSource(path: path)
+        shardName = (path as NSString).lastPathComponent
+    }
+
+    public var fileBytesRead: Int { source.fileOffset }
+
+    private var offset: Int { base + position }
+
+    // MARK: - Buffer
+
+    /// Makes at least `n` bytes available; false if the stream ends (or breaks) first.
+    private func fill(_ n: Int) throws(SourceError) -> Bool {
+        if filled - position >= n { return true }
+        if atEnd || sourceError != nil { return false }
+        if position > 0 {
+            let tail = filled - position
+            if tail > 0 {
+                let from = position
+                buffer.withUnsafeMutableBytes { raw in
+                    guard let b = raw.baseAddress else { return }
+                    b.copyMemory(from: b + from, byteCount: tail)
+                }
+            }
+            base += position
+            filled = tail
+            position = 0
+        }
+        if buffer.count < n { buffer += [UInt8](repeating: 0, count: n - buffer.count) }
+        while filled < n {
+            var got = 0
+            var failure: SourceError?
+            let start = filled
+            buffer.withUnsafeMutableBytes { raw in
+                do throws(SourceError) {
+                    got = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...]))
+                } catch { failure = error }
+            }
+            if let failure {
+                if case .io = failure { throw failure }
+                sourceError = failure
+                return false
+            }
+            if got == 0 {
+                atEnd = true
+                return filled - position >= n
+            }
+            filled += got
+        }
+        return true
+    }
+
+    /// One line without its CR LF; nil at the end of the stream. Lines over 64 KB are cut.
+    private func line() throws(SourceError) -> [UInt8]? {
+        var scanned = 0
+        while true {
+            let found: Int? = buffer.withUnsafeBytes { raw in
+                guard filled - position - scanned > 0, let b = raw.baseAddress else { return nil }
+                let p = memchr(b + position + scanned, 0x0A, filled - position - scanned)
+                return p.map { b.distance(to: $0) }
+            }
+            if let nl = found {
+                var end = nl
+                if end > position && buffer[end - 1] == 0x0D { end -= 1 }
+                let l = Array(buffer[position..<end])
+                position = nl + 1
+                return l
+            }
+            scanned = filled - position
+            let more = scanned < 1 << 16 ? try fill(scanned + 1) : false
+            if !more {
+                if filled == position { return nil }
+                let l = Array(buffer[position..<filled])
+                position = filled
+                return l
+            }
+        }
+    }
+
+    /// Up to `count` bytes (fewer only if the stream ends or breaks).
+    private func bytes(_ count: Int) throws(SourceError) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(min(count, 1 << 24))
+        var left = count
+        while left > 0 {
+            if filled == position, !(try fill(1)) { break }
+            let n = min(left, filled - position)
+            out += buffer[position..<(position + n)]
+            position += n
+            left -= n
+        }
+        return out
+    }
+
+    /// Skips `count` bytes; returns how many were skipped.
+    private func skip(_ count: Int) throws(SourceError) -> Int {
+        var left = count
+        while left > 0 {
+            if filled == position, !(try fill(1)) { break }
+            let n = min(left, filled - position)
+            position += n
+            left -= n
+        }
+        return count - left
+    }
+
+    // MARK: - Records
+
+    public func next() throws(SourceError) -> ShardReader.Item? {
+        while true {
+            if let e = sourceError {
+                // The broken member is gone: start again at whatever the source finds next.
+                sourceError = nil
+                position = filled
+                return .error(record(kind: e.kind, at: offset, fileOffset: e.fileOffset, e.description))
+            }
+            guard let start = try headerLine() else {
+                if sourceError != nil { continue }
+                return nil
+            }
+            let recordOffset = start.offset
+            let recordFileOffset = source.fileOffset
+            if sourceError != nil { return .error(broken(recordOffset)) }
+            guard start.line.starts(with: Array("WARC/".utf8)) else {
+                let shown = String(decoding: start.line.prefix(40), as: UTF8.self)
+                try resync()
+                return .error(
+                    record(
+                        kind: "malformed_warc", at: recordOffset, fileOffset: recordFileOffset,
+                        "not a WARC record header at byte \(recordOffset): '\(shown)'"))
+            }
+            var headers: [String: String] = [:]
+            while let l = try line(), !l.isEmpty {
+                guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                let name = String(decoding: l[..<colon], as: UTF8.self).lowercased()
+                let value = String(decoding: l[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                headers[name] = value
+            }
+            if sourceError != nil { return .error(broken(recordOffset)) }
+            guard let lengthText = headers["content-length"], let length = Int(lengthText), length >= 0 else {
+                try resync()
+                return .error(
+                    record(
+                        kind: "malformed_warc", at: recordOffset, fileOffset: recordFileOffset,
+                        "WARC record at byte \(recordOffset) has no valid Content-Length"))
+            }
+            let type = headers["warc-type"] ?? "unknown"
+            let wanted = type == "response" || type == "resource" || type == "conversion"
+            let keep = min(length, options.maxDocumentBytes + (type == "response" ? 1 << 16 : 0))
+            var block: [UInt8] = []
+            let blockStart = offset
+            if wanted {
+                block = try bytes(keep)
+                if block.count == keep && length > keep {
+                    _ = try skip(length - keep)
+                }
+            } else {
+                _ = try skip(length)
+            }
+            if sourceError != nil { return .error(broken(recordOffset)) }
+            if offset - blockStart < length {
+                return .error(
+                    record(
+                        kind: "truncated_warc", at: recordOffset, fileOffset: recordFileOffset,
+                        "WARC record at byte \(recordOffset) is truncated: the file ends after \(offset - blockStart) of its \(length) bytes"
+                    ))
+            }
+            counters["records." + type, default: 0] += 1
+            guard wanted else { continue }
+            if let item = document(type: type, headers: headers, block: block, fullLength: length, at: recordOffset) {
+                return item
+            }
+        }
+    }
+
+    /// The next non-blank line and its offset.
+    private func headerLine() throws(SourceError) -> (line: [UInt8], offset: Int)? {
+        while true {
+            let at = offset
+            guard let l = try line() else { return nil }
+            if l.isEmpty { continue }
+            return (l, at)
+        }
+    }
+
+    /// Skips to the next line that starts a WARC record.
+    private func resync() throws(SourceError) {
+        while true {
+            guard try fill(5) else {
+                position = filled
+                return
+            }
+            let found: Int? = buffer.withUnsafeBytes { raw in
+                guard let b = raw.baseAddress else { return nil }
+                var p = position
+                while p + 5 <= filled {
+                    guard let hit = memchr(b + p, Int32(UInt8(ascii: "W")), filled - p) else {
+                        return nil
+                    }
+                    let i = b.distance(to: hit)
+                    if i + 5 <= filled, memcmp(b + i, "WARC/", 5) == 0,
+                        i == 0 || raw[i - 1] == 0x0A
+                    {
+                        return i
+                    }
+                    p = i + 1
+                }
+                return nil
+            }
+            if let i = found {
+                position = i
+                return
+            }
+            position = max(position, filled - 4)
+            if atEnd {
+                position = filled
+                return
+            }
+            guard try fill(filled - position + 1) else {
+                position = filled
+                return
+            }
+        }
+    }
+
+    /// The record at `offset` was cut short by a damaged or truncated compressed stream: named with the
+    /// stream's problem; reading starts again wherever the source found its next member.
+    private func broken(_ offset: Int) -> ErrorRecord {
+        let e = sourceError
+        sourceError = nil
+        position = filled
+        return record(
+            kind: e?.kind ?? "truncated_warc", at: offset, fileOffset: e?.fileOffset,
+            "WARC record at byte \(offset) is cut short: " + (e?.description ?? "the stream broke"))
+    }
+
+    private func record(kind: String, at offset: Int, fileOffset: Int?, _ message: String) -> ErrorRecord {
+        ErrorRecord(
+            shard: path, line: 0, offset: offset, fileOffset: fileOffset, kind: kind, message: message, raw: [],
+            rawLength: 0)
+    }
+
+    private func skipped(_ reason: String) -> ShardReader.Item? {
+        counters["skipped." + reason, default: 0] += 1
+        return nil
+    }
+
+    private func document(type: String, headers: [String: String], block: [UInt8], fullLength: Int, at offset: Int)
+        -> ShardReader.Item?
+    {
+        var payload = block[...]
+        var mime = ""
+        var charset: String? = nil
+        var status: Int? = nil
+        if type == "response" {
+            // HTTP status line and headers.
+            guard let http = HTTPHead(block) else { return skipped("not_http") }
+            status = http.status
+            guard (200..<300).contains(http.status) else { return skipped("http_status_\(http.status / 100)xx") }
+            (mime, charset) = Self.contentType(http.headers["content-type"] ?? "")
+            payload = block[http.bodyStart...]
+            if http.headers["transfer-encoding"]?.lowercased().contains("chunked") == true,
+                let body = Self.dechunk(payload)
+            {
+                payload = body[...]
+            }
+            if let encoding = http.headers["content-encoding"]?.lowercased(),
+                encoding == "gzip" || encoding == "deflate"
+            {
+                guard let body = Self.inflate(payload, gzip: encoding == "gzip") else {
+                    return skipped("content_encoding")
+                }
+                payload = body[...]
+            } else if let encoding = http.headers["content-encoding"]?.lowercased(), !encoding.isEmpty,
+                encoding != "identity"
+            {
+                return skipped("content_encoding")
+            }
+        } else {
+            (mime, charset) = Self.contentType(headers["content-type"] ?? "")
+            if type == "conversion" && mime.isEmpty { mime = "text/plain" }
+        }
+        if type != "conversion" {
+            if mime.isEmpty { mime = Self.sniff(payload) }
+            guard options.contentTypes.contains(mime) else { return skipped("content_type." + mime) }
+        }
+        guard !payload.isEmpty else { return skipped("empty") }
+        var raw = Array(payload)
+        var truncated = false
+        if raw.count > options.maxDocumentBytes {
+            raw.removeSubrange(options.maxDocumentBytes...)
+            truncated = true
+        }
+        let isHTML = mime.contains("html")
+        let decoded = DecodedPage.decode(raw, declared: type == "conversion" ? "utf-8" : charset, html: isHTML)
+        var id = headers["warc-record-id"] ?? ""
+        if id.hasPrefix("<") && id.hasSuffix(">") { id = String(id.dropFirst().dropLast()) }
+        if id.isEmpty { id = shardName + "#" + String(offset) }
+        var metadata = JSONObject([
+            (key: "content_type", value: .string(type == "conversion" ? "text/plain" : mime))
+        ])
+        for (k, v) in decoded.metadata { metadata[k] = v }
+        if let date = headers["warc-date"] { metadata["fetch_date"] = .string(date) }
+        if let status { metadata["http_status"] = .number(JSONNumber(status)) }
+        metadata["content_hash"] = .string(DecodedPage.contentHash(raw))
+        if truncated { metadata["truncated"] = .bool(true) }
+        metadata["warc"] = .object(
+            JSONObject([
+                (key: "file", value: .string(shardName)), (key: "offset", value: .number(JSONNumber(offset))),
+                (key: "type", value: .string(type)),
+            ]))
+        var fields: [(key: String, value: JSONValue)] = [(key: "source", value: .string(options.source))]
+        if let url = headers["warc-target-uri"] { fields.append((key: "url", value: .string(url))) }
+        fields.append((key: "metadata", value: .object(metadata)))
+        counters["documents." + (type == "conversion" ? "text/plain" : mime), default: 0] += 1
+        return .document(Document(id: id, text: decoded.text, fields: fields))
+    }
+
+    // MARK: - HTTP
+
+    struct HTTPHead {
+        var status: Int
+        var headers: [String: String]
+        var bodyStart: Int
+
+        init?(_ block: [UInt8]) {
+            // Headers end at the first blank line (CRLF CRLF, or LF LF from careless writers).
+            var i = block.startIndex
+            var lines: [ArraySlice<UInt8>] = []
+            var lineStart = i
+            var end: Int? = nil
+            while i < block.endIndex && i < block.startIndex + (1 << 16) {
+                if block[i] == 0x0A {
+                    var e = i
+                    if e > lineStart && block[e - 1] == 0x0D { e -= 1 }
+                    if e == lineStart {
+                        end = i + 1
+                        break
+                    }
+                    lines.append(block[lineStart..<e])
+                    lineStart = i + 1
+                }
+                i += 1
+            }
+            guard let end, let first = lines.first, first.starts(with: Array("HTTP/".utf8)) else { return nil }
+            let parts = first.split(separator: 0x20, maxSplits: 2)
+            guard parts.count >= 2, let code = Int(String(decoding: parts[1], as: UTF8.self)) else { return nil }
+            status = code
+            headers = [:]
+            for l in lines.dropFirst() {
+                guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                let name = String(decoding: l[..<colon], as: UTF8.self).lowercased()
+                let value = String(decoding: l[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                headers[name] = value
+            }
+            bodyStart = end
+        }
+    }
+
+    /// The media type (lower case, no parameters) and charset of a Content-Type value.
+    static func contentType(_ value: String) -> (String, String?) {
+        let parts = value.split(separator: ";")
+        let mime = parts.first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        var charset: String? = nil
+        for p in parts.dropFirst() {
+            let kv = p.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, kv[0].trimmingCharacters(in: .whitespaces).lowercased() == "charset" {
+                charset = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+            }
+        }
+        return (mime, charset)
+    }
+
+    /// A media type from the first bytes when the headers give none.
+    static func sniff(_ payload: ArraySlice<UInt8>) -> String {
+        let head = String(decoding: payload.prefix(512), as: UTF8.self).lowercased()
+        if head.contains("<html") || head.contains("<!doctype html") || head.contains("<body") { return "text/html" }
+        if head.hasPrefix("%pdf") { return "application/pdf" }
+        return "application/octet-stream"
+    }
+
+    /// A chunked body joined; nil if it is not validly chunked (some writers store it already joined).
+    static func dechunk(_ body: ArraySlice<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        var i = body.startIndex
+        while i < body.endIndex {
+            var j = i
+            while j < body.endIndex && body[j] != 0x0A { j += 1 }
+            guard j < body.endIndex else { return nil }
+            let sizeText =
+                String(decoding: body[i..<j], as: UTF8.self)
+                .split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+            guard let size = Int(sizeText, radix: 16) else { return nil }
+            i = j + 1
+            if size == 0 { return out }
+            guard i + size <= body.endIndex else { return nil }
+            out += body[i..<(i + size)]
+            i += size
+            while i < body.endIndex && (body[i] == 0x0D || body[i] == 0x0A) { i += 1 }
+        }
+        return out
+    }
+
+    /// A gzip or zlib body inflated (at most 64 MiB); nil if it is not valid.
+    static func inflate(_ body: ArraySlice<UInt8>, gzip: Bool) -> [UInt8]? {
+        var stream = z_stream()
+        guard czlib_inflate_init2(&stream, gzip ? 15 + 16 : 15 + 32) == Z_OK else { return nil }
+        defer { inflateEnd(&stream) }
+        var input = Array(body)
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        let ok: Bool = input.withUnsafeMutableBufferPointer { inBuf in
+            stream.next_in = inBuf.baseAddress
+            stream.avail_in = uInt(inBuf.count)
+            while true {
+                let (r, produced) = chunk.withUnsafeMutableBufferPointer { c -> (Int32, Int) in
+                    stream.next_out = c.baseAddress
+                    stream.avail_out = uInt(c.count)
+                    let r = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    return (r, c.count - Int(stream.avail_out))
+                }
+                out += chunk[0..<produced]
+                if r == Z_STREAM_END { return true }
+                if r != Z_OK || out.count > 64 << 20 || (produced == 0 && stream.avail_in == 0) { return false }
+            }
+        }
+        return ok ? out : nil
+    }
+}

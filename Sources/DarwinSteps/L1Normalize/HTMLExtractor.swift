@@ -1,0 +1,142 @@
+import CDarwinHTML
+import DarwinCore
+
+/// Main-content extraction: the HTML in a document's text becomes clean Markdown-like text.
+///
+/// libxml2's HTML parser builds the tree; boilerplate (navigation, headers, footers, sidebars, cookie and
+/// share widgets, comment sections, scripts, styles, hidden elements) is cut by tag, ARIA role and class
+/// words; the article is the container whose paragraphs score highest (longer text, more commas, fewer
+/// links), with its siblings that read like content. The text keeps headings (`#`), paragraphs, lists,
+/// pipe tables, fenced code blocks and math as LaTeX (`$…$`, `$$…$$`, from MathML's alttext or TeX
+/// annotation, or `<script type="math/tex">`).
+struct HTMLExtractor: StreamingStep {
+    var options: dh_options
+    let maxBytes: Int
+
+    static let descriptor = StepDescriptor(
+        id: "html_extract", version: 1, levels: [.l1],
+        summary:
+            "extract the main content of HTML documents as Markdown-like text (headings, lists, tables, code, math); boilerplate removed",
+        reference: "libxml2 HTML parser; main-content scoring in the manner of Readability and trafilatura",
+        kind: .streaming,
+        parameters: [
+            ParameterSpec("links", .boolean, default: true, "keep the text of links"),
+            ParameterSpec("tables", .boolean, default: true, "keep tables (data tables as pipe tables)"),
+            ParameterSpec("images", .boolean, default: false, "keep images' alt text as ![alt]"),
+            ParameterSpec(
+                "favor", .choice(["balanced", "precision", "recall"]), default: "balanced",
+                "precision: stricter on link lists and neighbouring blocks; recall: keeps more around the article"),
+            ParameterSpec(
+                "max_bytes", .byteSize, default: "16MiB",
+                "larger pages are cut at this size before parsing (counted as truncated)"),
+            ParameterSpec(
+                "max_depth", .integer(min: 16, max: 4096), default: 512,
+                "elements nested deeper are not read (counted as depth_capped)"),
+        ],
+        histograms: [
+            HistogramSpec(
+                name: "text_share", lower: 0, upper: 1, bins: 10, scale: .linear,
+                summary: "extracted text bytes / HTML bytes")
+        ],
+        examples: [
+            StepExample(
+                #"{"id":"a","text":"<html><body><nav><a href='/'>Home</a> <a href='/b'>Blog</a></nav><article><h1>Title</h1><p>A first paragraph of real text, long enough to be content, with a comma.</p></article></body></html>"}"#,
+                expect: .keep),
+            StepExample(
+                #"{"id":"b","text":"<html><body><script>var x = 1;</script></body></html>"}"#,
+                expect: .drop(rule: "no_text")),
+        ],
+        make: { p in .streaming(try HTMLExtractor(p)) })
+
+    init(_ p: Parameters) throws {
+        let favor: Int32 =
+            switch p.string("favor") {
+            case "precision": 1
+            case "recall": 2
+            default: 0
+            }
+        options = dh_options(
+            keep_links: p.bool("links") ? 1 : 0, keep_tables: p.bool("tables") ? 1 : 0,
+            keep_images: p.bool("images") ? 1 : 0, favor: favor, max_depth: Int32(p.int("max_depth")))
+        maxBytes = p.int("max_bytes")
+    }
+
+    /// Whether a document's text is HTML: its content type says so, or (without one) it starts like markup.
+    static func isHTML(_ document: Document) -> Bool {
+        if let type = document.value(atPath: "metadata.content_type")?.stringValue {
+            return type.contains("html")
+        }
+        var text = document.text.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }
+        return text.first == UInt8(ascii: "<")
+    }
+
+    func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
+        guard Self.isHTML(document) else {
+            context.count("not_html")
+            return .keep
+        }
+        var html = Array(document.text.utf8)
+        let bytesIn = html.count
+        if html.count > maxBytes {
+            // Cut at a character boundary.
+            var end = maxBytes
+            while end > 0 && html[end] & 0xC0 == 0x80 { end -= 1 }
+            html.removeSubrange(end...)
+            context.count("truncated")
+        }
+        if looksBinary(html) {
+            return .drop(rule: "binary_content")
+        }
+        var result = dh_result()
+        var options = self.options
+        let failure = html.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { c in dh_extract(c.baseAddress, c.count, &options, &result) }
+        }
+        defer { dh_result_free(&result) }
+        if result.depth_capped != 0 { context.count("depth_capped") }
+        guard failure == 0, let text = result.text else {
+            let rule =
+                switch Int(failure) {
+                case 1: "parse_failed"
+                case 2: "no_text"
+                default: "boilerplate_only"
+                }
+            return .drop(rule: rule, detail: ["html_bytes": .number(JSONNumber(bytesIn))])
+        }
+        let extracted = String(cString: text)
+        context.count("extracted")
+        if result.has_math != 0 { context.count("with_math") }
+        if result.has_code != 0 { context.count("with_code") }
+        if result.has_table != 0 { context.count("with_tables") }
+        context.observe("text_share", bytesIn > 0 ? Double(result.length) / Double(bytesIn) : 0)
+        document.text = extracted
+        var facts = JSONObject([
+            (key: "html_bytes", value: .number(JSONNumber(bytesIn))),
+            (key: "text_bytes", value: .number(JSONNumber(Int(result.length)))),
+        ])
+        if result.has_math != 0 { facts["math"] = .bool(true) }
+        if result.has_code != 0 { facts["code"] = .bool(true) }
+        if result.has_table != 0 { facts["tables"] = .bool(true) }
+        if bytesIn > maxBytes { facts["truncated"] = .bool(true) }
+        if result.depth_capped != 0 { facts["depth_capped"] = .bool(true) }
+        document.setValue(.object(facts), atPath: "metadata.extraction")
+        if let t = result.title, document.value(atPath: "metadata.title") == nil {
+            let title = String(cString: t)
+            if !title.isEmpty { document.setValue(.string(title), atPath: "metadata.title") }
+        }
+        document.setValue(.string("text/markdown"), atPath: "metadata.content_type")
+        return .keep
+    }
+
+    /// NUL bytes or many control characters in the first 4 KB: not a web page.
+    func looksBinary(_ html: [UInt8]) -> Bool {
+        let head = html.prefix(4096)
+        var controls = 0
+        for b in head {
+            if b == 0 { return true }
+            if b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D && b != 0x0C { controls += 1 }
+        }
+        return controls * 10 > head.count
+    }
+}

@@ -1,0 +1,98 @@
+import DarwinCore
+import DarwinTestSupport
+import Foundation
+import Testing
+
+/// L0 → L1 end to end: a WARC file, a folder of loose files and JSONL with other field names go through a job.
+@Suite(.serialized) struct WebInputTests {
+    let dir = TemporaryDirectory()
+
+    func job(_ name: String, input: String, steps: String) throws -> (ProcessResult, String) {
+        let recipe = dir.file(name + ".yaml")
+        let out = dir.file(name)
+        let yaml = """
+            input:
+            \(input)
+            output: {path: \(out)}
+            stages:
+              - name: L1
+                level: L1
+                steps:
+            \(steps)
+            """
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: recipe))
+        return (try darwin(["run", recipe, "--workers", "2", "--progress", "none", "-q"]), out)
+    }
+
+    @Test func warcToCleanText() throws {
+        let (r, out) = try job(
+            "warc",
+            input: "  paths: [\(Repository.root)/data/sample-web]\n  format: warc\n  source: debian-docs",
+            steps: "      - html_extract: {}\n      - normalize_text: {}")
+        #expect(r.status == 0, "\(r.stderr)")
+        let docs = try Shards.documents(out + "/L1/debian-docs.jsonl.zst")
+        #expect(docs.count == 40)
+        for d in docs {
+            #expect(!d.text.contains("<div") && !d.text.contains("<p>"), "\(d.id) still has markup")
+            #expect(d.value(atPath: "source") == "debian-docs")
+            #expect(d.value(atPath: "metadata.content_type") == "text/markdown")
+        }
+        let ru = try #require(docs.first { $0.value(atPath: "metadata.charset") == "koi8-r" })
+        #expect(ru.text.hasPrefix("## 1.6. Жизненный цикл выпуска"))
+        let stats = try darwin(["stats", out, "--json"])
+        let json = stats.stdout
+        #expect(json.contains("\"read_warc\"") && json.contains("skipped.content_type.application/pdf"))
+        #expect(json.contains("\"with_code\""))
+    }
+
+    @Test func looseFilesAndFieldMapping() throws {
+        let site = dir.file("site")
+        try FileManager.default.createDirectory(atPath: site + "/blog", withIntermediateDirectories: true)
+        let article = "<p>" + String(repeating: "A sentence of the post, with words. ", count: 8) + "</p>"
+        for i in 0..<5 {
+            try Data("<html><body><nav><a href='/'>Home</a></nav><article>\(article)</article></body></html>".utf8)
+                .write(to: URL(fileURLWithPath: site + "/blog/post-\(i).html"))
+        }
+        try Data("Plain notes.\n".utf8).write(to: URL(fileURLWithPath: site + "/notes.txt"))
+        let (r, out) = try job(
+            "files", input: "  paths: [\(site)]\n  format: files\n  files_per_shard: 4",
+            steps: "      - html_extract: {}")
+        #expect(r.status == 0, "\(r.stderr)")
+        let shards = Shards.files(under: out + "/L1")
+        #expect(shards == ["site-00000.jsonl.zst", "site-00001.jsonl.zst"])
+        let docs = try shards.flatMap { try Shards.documents(out + "/L1/" + $0) }
+        #expect(
+            docs.map(\.id) == [
+                "blog/post-0.html", "blog/post-1.html", "blog/post-2.html", "blog/post-3.html",
+                "blog/post-4.html", "notes.txt",
+            ])
+        #expect(docs[0].text.hasPrefix("A sentence of the post") && !docs[0].text.contains("Home"))
+        #expect(docs[5].text == "Plain notes.\n")
+
+        // JSONL with other field names.
+        let jsonl = dir.file("other.jsonl")
+        try Data(#"{"doc_id": 7, "content": "Hello there.", "meta": {"link": "https://e.org/7"}}"#.utf8 + [0x0A])
+            .write(to: URL(fileURLWithPath: jsonl))
+        let (m, mapped) = try job(
+            "mapped",
+            input: "  paths: [\(jsonl)]\n  fields: {id: doc_id, text: content, url: meta.link}\n  source: forum",
+            steps: "      - normalize_text: {}")
+        #expect(m.status == 0, "\(m.stderr)")
+        let d = try #require(try Shards.documents(mapped + "/L1/other.jsonl.zst").first)
+        #expect(d.id == "7" && d.text == "Hello there.")
+        #expect(d.value(atPath: "url") == "https://e.org/7" && d.value(atPath: "source") == "forum")
+        #expect(d.value(atPath: "content") == nil && d.value(atPath: "doc_id") == nil)
+    }
+
+    @Test func inputOptionsOfAnotherFormatAreRefused() throws {
+        let recipe = dir.file("bad.yaml")
+        try Data(
+            "input:\n  paths: [x]\n  content_types: [text/html]\noutput: o\nstages:\n  - level: L1\n    steps:\n      - normalize_text: {}\n"
+                .utf8
+        )
+        .write(to: URL(fileURLWithPath: recipe))
+        let r = try darwin(["validate", recipe])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("input.content_types applies to format warc"))
+    }
+}
