@@ -41,6 +41,10 @@ demo: release models domain-tagger
 	$(DARWIN_RELEASE) run configs/demo.yaml
 	$(DARWIN_RELEASE) stats out/demo
 	$(DARWIN_RELEASE) inspect out/demo --stage L2 --rejected-by gopher_quality --limit 1 --chars 300
+	rm -rf out/web
+	$(DARWIN_RELEASE) run configs/web.yaml
+	$(DARWIN_RELEASE) stats out/web --stage L1
+	$(DARWIN_RELEASE) inspect out/web --stage L1 --limit 1 --chars 600
 
 ## test: build and run every test (unit and end-to-end)
 test: deps models
@@ -55,6 +59,7 @@ bench: release models
 	scripts/bench/l2-speed --data "$(BENCH_DATA)"
 	scripts/bench/l3-speed --data "$(BENCH_DATA)"
 	scripts/bench/dedup-speed --data "$(BENCH_DATA)"
+	scripts/bench/extraction --data "$(BENCH_DATA)"
 
 ## fuzz: fuzz the shard reader with libFuzzer for FUZZ_SECONDS, seeded with the sample shards
 fuzz: deps
