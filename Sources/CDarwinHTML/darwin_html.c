@@ -344,17 +344,21 @@ static void measure(ctx_t *c, xmlNodePtr n, int depth, int in_article, int in_li
 static const char *const strong_words[] = {
     "comment", "cookie", "consent", "gdpr", "share", "sharing", "social", "newsletter", "breadcrumb",
     "sidebar", "footer", "related", "navbar", "navigation", "subscribe", "signup", "sign-up", "advert",
-    "sponsor", "popup", "modal", "pagination", "pager", "skip-link", "skiplink", "toolbar", "masthead",
-    "cookiebanner", "disqus", "outbrain", "taboola", "recommend", "author-box", "authorbox", "postmeta",
-    "post-meta", "entry-meta", "article-meta", "byline", "tagcloud", "tag-cloud", "post-tags", "entry-tags",
-    "categories", "widget_", "shariff", "addthis", "print-link", "login", "most-read", "mostread",
-    "mostpopular", "most-popular", "trending", "promo", "teaser-list", "newsticker", "further-reading",
+    "sponsor", "pagination", "skip-link", "skiplink", "toolbar", "masthead", "disqus", "outbrain", "taboola",
+    "recommend", "author-box", "authorbox", "postmeta", "post-meta", "entry-meta", "article-meta", "byline",
+    "tagcloud", "tag-cloud", "post-tags", "entry-tags", "widget_", "shariff", "addthis", "print-link",
+    "most-read", "mostread", "mostpopular", "most-popular", "teaser-list", "newsticker", "further-reading",
+};
+
+/// Strong words that count only as a whole word (or its plural): "pager" is not "pagerow".
+static const char *const strong_whole_words[] = {
+    "popup", "modal", "pager", "login", "promo", "trending", "categories",
 };
 
 /// Whole class or id tokens that mark furniture unless a content word is beside them.
 static const char *const weak_tokens[] = {
     "nav", "menu", "header", "banner", "meta", "tags", "tag", "date", "author", "print", "rss",
-    "search", "hidden", "toc", "aside", "extra", "secondary", "links", "copyright", "legal", "imprint",
+    "search", "toc", "aside", "extra", "secondary", "links", "copyright", "legal", "imprint",
     "impressum", "contact", "teaser", "caption", "credit", "credits", "info", "infobox", "rating", "vote",
     "sr-only", "visually-hidden", "screen-reader-text", "offscreen", "dropdown", "overlay",
 };
@@ -390,7 +394,19 @@ static int class_verdict_of(const char *cls, const char *id) {
     for (size_t i = 0; i < sizeof strong_words / sizeof *strong_words; i++) {
         for (const char *hit = strstr(buf, strong_words[i]); hit; hit = strstr(hit + 1, strong_words[i])) {
             char before = hit == buf ? ' ' : hit[-1];
+            if (strncmp(hit, "commentary", 10) == 0) continue;  // an opinion piece is content
             if (!((before >= 'a' && before <= 'z') || (before >= '0' && before <= '9'))) return 1;
+        }
+    }
+    for (size_t i = 0; i < sizeof strong_whole_words / sizeof *strong_whole_words; i++) {
+        size_t m = strlen(strong_whole_words[i]);
+        for (const char *hit = strstr(buf, strong_whole_words[i]); hit; hit = strstr(hit + 1, strong_whole_words[i])) {
+            char before = hit == buf ? ' ' : hit[-1];
+            const char *after = hit + m;
+            if (*after == 's') after++;
+            int alnum_before = (before >= 'a' && before <= 'z') || (before >= '0' && before <= '9');
+            int alnum_after = (*after >= 'a' && *after <= 'z') || (*after >= '0' && *after <= '9');
+            if (!alnum_before && !alnum_after) return 1;
         }
     }
     int weak = 0, content = 0;
@@ -421,7 +437,8 @@ static int role_is_furniture_value(const char *r) {
 static int comments_named(const char *cls, const char *id) {
     const char *parts[2] = {cls, id};
     for (int p = 0; p < 2; p++) {
-        if (parts[p] && (contains_ci(parts[p], "comment") || contains_ci(parts[p], "disqus") ||
+        if (parts[p] && ((contains_ci(parts[p], "comment") && !contains_ci(parts[p], "commentary")) ||
+                         contains_ci(parts[p], "disqus") ||
                          contains_ci(parts[p], "respond")))
             return 1;
     }
@@ -1086,6 +1103,45 @@ static void render_children(render_t *r, xmlNodePtr n) {
     for (xmlNodePtr k = n->children; k; k = k->next) render(r, k);
 }
 
+/// Short blocks after the last substantial one are the page's tail ("Related posts", "Share this", a date,
+/// "read more"): dropped. Substantial: a paragraph of 150 bytes or more, a code block or a table.
+#ifndef TAIL_LONG
+#define TAIL_LONG 80
+#endif
+#ifndef TAIL_SENTENCE
+#define TAIL_SENTENCE 40
+#endif
+static void drop_tail(buf_t *b) {
+    if (!b->p) return;
+    size_t end = b->n;
+    while (end > 0) {
+        // The last block: from after the previous blank line to `end`.
+        size_t start = end;
+        while (start > 0 && !(start >= 2 && b->p[start - 1] == '\n' && b->p[start - 2] == '\n')) start--;
+        const char *blk = b->p + start;
+        size_t len = end - start;
+        int code = len >= 3 && (strncmp(blk, "```", 3) == 0 || blk[0] == '|' || blk[0] == '$');
+        int list = len >= 2 && (blk[0] == '-' || (blk[0] >= '0' && blk[0] <= '9'));
+        size_t longest_line = 0, line = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (blk[i] == '\n') {
+                if (line > longest_line) longest_line = line;
+                line = 0;
+            } else {
+                line++;
+            }
+        }
+        if (line > longest_line) longest_line = line;
+        char last = len ? blk[len - 1] : 0;
+        int sentence = last == '.' || last == '!' || last == '?' || last == ':' || (unsigned char)last >= 0x80;
+        if (code || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE) || start == 0) break;
+        (void)list;
+        end = start >= 2 ? start - 2 : 0;
+    }
+    b->n = end;
+    b->p[b->n] = 0;
+}
+
 // MARK: - Driver
 
 static xmlNodePtr find_tag(ctx_t *c, xmlNodePtr n, int tag, int depth) {
@@ -1201,15 +1257,26 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
                     attr(top[j].node, "class") ? attr(top[j].node, "class") : "", top[j].score, I(&c, top[j].node)->text);
     }
     if (top[0].node) {
-        // Several strong candidates under one ancestor: the ancestor is the content (split articles).
-        for (xmlNodePtr p = best->parent; p && p != body && p->type == XML_ELEMENT_NODE; p = p->parent) {
-            int under = 0;
-            for (int j = 1; j < 5; j++)
-                if (top[j].node && top[j].score >= top[0].score * 0.75f && is_ancestor(p, top[j].node)) under++;
-            if (under >= 2) {
-                best = p;
-                break;
+        // Strong candidates in several places: their lowest common ancestor is the content (an article split
+        // over blocks), unless that is the whole body.
+        if (o->favor != DH_PRECISION) {
+            float share = o->favor == DH_RECALL ? 0.35f : 0.5f;
+            xmlNodePtr common = best;
+            for (int j = 1; j < 5; j++) {
+                if (!top[j].node || top[j].score < top[0].score * share) continue;
+                while (common && !is_ancestor(common, top[j].node)) common = common->parent;
             }
+            if (common && common != body && common->type == XML_ELEMENT_NODE) {
+                info_t *ci = I(&c, common);
+                if (ci && link_density(ci) < 0.4f) best = common;
+            }
+        }
+        // Climb while the parent adds prose with few links: an article split over several containers.
+        while (best != body && best->parent && best->parent != body && best->parent->type == XML_ELEMENT_NODE) {
+            info_t *bi2 = I(&c, best), *pi = I(&c, best->parent);
+            if (!bi2 || !pi || o->favor == DH_PRECISION) break;
+            if (pi->prose < bi2->prose + bi2->prose / 4 + 100 || link_density(pi) > 0.4f) break;
+            best = best->parent;
         }
         // An only child stands for its parent.
         while (best != body && best->parent && best->parent->type == XML_ELEMENT_NODE) {
@@ -1264,6 +1331,7 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
     }
     trim_trailing_spaces(&r);
     while (r.out.n && r.out.p[r.out.n - 1] == '\n') r.out.n--;
+    if (o->favor != DH_RECALL) drop_tail(&r.out);
     if (r.out.p) r.out.p[r.out.n] = 0;
     res->has_math = c.has_math;
     res->has_code = c.has_code;
