@@ -1134,8 +1134,9 @@ static void drop_tail(buf_t *b) {
         if (line > longest_line) longest_line = line;
         char last = len ? blk[len - 1] : 0;
         int sentence = last == '.' || last == '!' || last == '?' || last == ':' || (unsigned char)last >= 0x80;
-        if (code || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE) || start == 0) break;
-        (void)list;
+        // Lists stop the scan: link lists are gone already, what is left is the article's own.
+        if (code || list || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE) || start == 0)
+            break;
         end = start >= 2 ? start - 2 : 0;
     }
     b->n = end;

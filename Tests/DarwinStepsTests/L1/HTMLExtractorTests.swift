@@ -55,6 +55,15 @@ import Testing
                 == page("<h1>Budget approved</h1>" + prose).utf8.count)
     }
 
+    @Test func shortBlocksAfterTheArticleAreItsTail() throws {
+        let (text, _, _) = try extract(
+            page(prose + "<p>Share this article</p><h4>You may also like</h4><p>12.12.2022, 08:30</p>"))
+        #expect(text.hasSuffix("funds the repairs that were postponed for a decade."))
+        let (recall, _, _) = try extract(
+            page(prose + "<p>Share this article</p>"), ["favor": "recall"])
+        #expect(recall.hasSuffix("Share this article"))
+    }
+
     @Test func headingsAndLists() throws {
         let (text, _, _) = try extract(
             page(
@@ -118,7 +127,7 @@ import Testing
 
     @Test func linksAndImagesOptions() throws {
         let html = page(
-            prose + "<p>Read the <a href='/r'>full report</a> here. <img src='a.png' alt='A chart of votes'></p>")
+            "<p>Read the <a href='/r'>full report</a> here. <img src='a.png' alt='A chart of votes'></p>" + prose)
         let (with, _, _) = try extract(html)
         #expect(with.contains("Read the full report here.") && !with.contains("chart"))
         let (noLinks, _, _) = try extract(html, ["links": false, "images": true])
