@@ -1121,7 +1121,9 @@ static void drop_tail(buf_t *b) {
         const char *blk = b->p + start;
         size_t len = end - start;
         int code = len >= 3 && (strncmp(blk, "```", 3) == 0 || blk[0] == '|' || blk[0] == '$');
-        int list = len >= 2 && (blk[0] == '-' || (blk[0] >= '0' && blk[0] <= '9'));
+        size_t d = 0;
+        while (d < len && blk[d] >= '0' && blk[d] <= '9') d++;
+        int list = (len >= 2 && blk[0] == '-' && blk[1] == ' ') || (d > 0 && d + 1 < len && blk[d] == '.' && blk[d + 1] == ' ');
         size_t longest_line = 0, line = 0;
         for (size_t i = 0; i < len; i++) {
             if (blk[i] == '\n') {
