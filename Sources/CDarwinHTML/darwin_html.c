@@ -578,6 +578,29 @@ static int is_ancestor(xmlNodePtr a, xmlNodePtr n) {
     return 0;
 }
 
+#ifndef PROSE_SWITCH
+#define PROSE_SWITCH 0.7
+#endif
+#ifndef PROSE_ALPHA
+#define PROSE_ALPHA 0.3
+#endif
+static void prose_pick(ctx_t *c, xmlNodePtr n, xmlNodePtr *pick, double *best) {
+    for (xmlNodePtr k = n->children; k; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE) continue;
+        info_t *ki = I(c, k);
+        if (!ki || (ki->flags & F_REMOVED) || is_inline(ki->tag) || ki->prose == 0) continue;
+        double other = (double)ki->text - (double)ki->prose;
+        double v = (double)ki->prose - PROSE_ALPHA * other;
+        if (ki->tag == T_ARTICLE || ki->tag == T_MAIN || (ki->flags & F_ARTICLE_BODY) || (verdict(ki) & F_CLASS_CONTENT))
+            v *= 1.1;
+        if (v > *best) {
+            *best = v;
+            *pick = k;
+        }
+        prose_pick(c, k, pick, best);
+    }
+}
+
 // MARK: - Pass 4: rendering
 
 typedef struct {
@@ -1145,6 +1168,52 @@ static void drop_tail(buf_t *b) {
     b->p[b->n] = 0;
 }
 
+/// Short blocks before the first substantial one that are not headings (dates, bylines, category links,
+/// kickers) are the page's head: dropped. Headings stay (titles).
+static void drop_head(buf_t *b) {
+    if (!b->p) return;
+    buf_t out = {0};
+    size_t i = 0;
+    int body = 0;
+    while (i < b->n) {
+        size_t j = i;
+        while (j < b->n && !(j + 1 < b->n && b->p[j] == '\n' && b->p[j + 1] == '\n')) j++;
+        const char *blk = b->p + i;
+        size_t len = j - i;
+        int keep = 1;
+        if (!body) {
+            size_t longest_line = 0, line = 0;
+            for (size_t k = 0; k < len; k++) {
+                if (blk[k] == '\n') {
+                    if (line > longest_line) longest_line = line;
+                    line = 0;
+                } else {
+                    line++;
+                }
+            }
+            if (line > longest_line) longest_line = line;
+            char last = len ? blk[len - 1] : 0;
+            int sentence = last == '.' || last == '!' || last == '?' || last == ':' || (unsigned char)last >= 0x80;
+            int heading = len && blk[0] == '#';
+            int code = len >= 3 && (strncmp(blk, "```", 3) == 0 || blk[0] == '|' || blk[0] == '$');
+            if (code || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE)) body = 1;
+            else if (!heading) keep = 0;
+        }
+        if (keep) {
+            if (out.n) put(&out, "\n\n", 2);
+            put(&out, blk, len);
+        }
+        i = j;
+        while (i < b->n && b->p[i] == '\n') i++;
+    }
+    if (!out.p || !body) {  // nothing substantial: leave the text as it was
+        free(out.p);
+        return;
+    }
+    free(b->p);
+    *b = out;
+}
+
 // MARK: - Driver
 
 static xmlNodePtr find_tag(ctx_t *c, xmlNodePtr n, int tag, int depth) {
@@ -1294,6 +1363,18 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
         }
     }
 
+    {
+        // The element that holds the most prose with the least other text: taken instead when the best-scoring
+        // container holds little of it (a small box with a content-like name beside the article).
+        xmlNodePtr pick = body;
+        double best_value = -1e18;
+        prose_pick(&c, body, &pick, &best_value);
+        info_t *bi3 = I(&c, best), *pi3 = I(&c, pick);
+        if (bi3 && pi3 && (double)bi3->prose < PROSE_SWITCH * (double)pi3->prose) best = pick;
+        if (getenv("DH_DEBUG"))
+            fprintf(stderr, "prose pick <%s class='%s'> value %.0f\n", (const char *)best->name,
+                    attr(best, "class") ? attr(best, "class") : "", best_value);
+    }
     render_t r = {0};
     r.c = &c;
     r.at_line_start = 1;
@@ -1334,7 +1415,10 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
     }
     trim_trailing_spaces(&r);
     while (r.out.n && r.out.p[r.out.n - 1] == '\n') r.out.n--;
-    if (o->favor != DH_RECALL) drop_tail(&r.out);
+    if (o->favor != DH_RECALL) {
+        drop_tail(&r.out);
+        drop_head(&r.out);
+    }
     if (r.out.p) r.out.p[r.out.n] = 0;
     res->has_math = c.has_math;
     res->has_code = c.has_code;

@@ -59,6 +59,8 @@ import Testing
         let (text, _, _) = try extract(
             page(prose + "<p>Share this article</p><h4>You may also like</h4><p>12.12.2022, 08:30</p>"))
         #expect(text.hasSuffix("funds the repairs that were postponed for a decade."))
+        let (head, _, _) = try extract(page("<p>12.12.2022 · Politics</p><h1>Budget approved</h1>" + prose))
+        #expect(head.hasPrefix("# Budget approved\n\nThe committee met"))
         let (recall, _, _) = try extract(
             page(prose + "<p>Share this article</p>"), ["favor": "recall"])
         #expect(recall.hasSuffix("Share this article"))
@@ -127,7 +129,8 @@ import Testing
 
     @Test func linksAndImagesOptions() throws {
         let html = page(
-            "<p>Read the <a href='/r'>full report</a> here. <img src='a.png' alt='A chart of votes'></p>" + prose)
+            prose + "<p>Read the <a href='/r'>full report</a> here. <img src='a.png' alt='A chart of votes'></p>"
+                + prose)
         let (with, _, _) = try extract(html)
         #expect(with.contains("Read the full report here.") && !with.contains("chart"))
         let (noLinks, _, _) = try extract(html, ["links": false, "images": true])
