@@ -1196,8 +1196,19 @@ static void drop_head(buf_t *b) {
             int sentence = last == '.' || last == '!' || last == '?' || last == ':' || (unsigned char)last >= 0x80;
             int heading = len && blk[0] == '#';
             int code = len >= 3 && (strncmp(blk, "```", 3) == 0 || blk[0] == '|' || blk[0] == '$');
-            if (code || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE)) body = 1;
-            else if (!heading) keep = 0;
+            if (code || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE)) {
+                body = 1;
+            } else if (!heading) {
+                keep = 0;
+            } else {
+                // A heading followed by a heading of its level or above heads nothing (a box title).
+                size_t k = j;
+                while (k < b->n && b->p[k] == '\n') k++;
+                int level = 0, next = 0;
+                while (level < (int)len && blk[level] == '#') level++;
+                while (k + (size_t)next < b->n && b->p[k + next] == '#') next++;
+                if (next > 0 && next <= level) keep = 0;
+            }
         }
         if (keep) {
             if (out.n) put(&out, "\n\n", 2);
@@ -1374,6 +1385,16 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
         if (getenv("DH_DEBUG"))
             fprintf(stderr, "prose pick <%s class='%s'> value %.0f\n", (const char *)best->name,
                     attr(best, "class") ? attr(best, "class") : "", best_value);
+    }
+    // Inside an <article>: the article, with its title and lead, unless it is much more than the content.
+    if (best != body && o->favor != DH_PRECISION) {
+        info_t *b4 = I(&c, best);
+        for (xmlNodePtr p = best->parent; p && p != body && p->type == XML_ELEMENT_NODE; p = p->parent) {
+            info_t *pi = I(&c, p);
+            if (!pi || pi->tag != T_ARTICLE) continue;
+            if (b4 && pi->prose <= b4->prose + b4->prose / 2 + 500 && link_density(pi) < 0.4f) best = p;
+            break;
+        }
     }
     render_t r = {0};
     r.c = &c;
