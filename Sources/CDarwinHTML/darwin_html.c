@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 // Main-content extraction from HTML on libxml2's parser.
 //
 // One parse, then four walks over the tree:
@@ -357,7 +358,7 @@ static const char *const strong_whole_words[] = {
 
 /// Whole class or id tokens that mark furniture unless a content word is beside them.
 static const char *const weak_tokens[] = {
-    "nav", "menu", "header", "banner", "meta", "tags", "tag", "date", "author", "print", "rss",
+    "nav", "menu", "banner", "meta", "tags", "tag", "date", "author", "rss",
     "search", "toc", "aside", "extra", "secondary", "links", "copyright", "legal", "imprint",
     "impressum", "contact", "teaser", "caption", "credit", "credits", "info", "infobox", "rating", "vote",
     "sr-only", "visually-hidden", "screen-reader-text", "offscreen", "dropdown", "overlay",
@@ -1173,7 +1174,7 @@ static void drop_tail(buf_t *b) {
 static void drop_head(buf_t *b) {
     if (!b->p) return;
     buf_t out = {0};
-    size_t i = 0;
+    size_t i = 0, sep = 0;  // the separator before block i starts at sep
     int body = 0;
     while (i < b->n) {
         size_t j = i;
@@ -1211,16 +1212,63 @@ static void drop_head(buf_t *b) {
             }
         }
         if (keep) {
-            if (out.n) put(&out, "\n\n", 2);
+            if (out.n) put(&out, b->p + sep, i - sep);
             put(&out, blk, len);
         }
         i = j;
+        sep = j;
         while (i < b->n && b->p[i] == '\n') i++;
     }
     if (!out.p || !body) {  // nothing substantial: leave the text as it was
         free(out.p);
         return;
     }
+    free(b->p);
+    *b = out;
+}
+
+#ifndef STRAY_BYTES
+#define STRAY_BYTES 20
+#endif
+/// Very short lone lines inside the text that are not headings, list items, table rows or code and end without
+/// punctuation ("Print recipe", "Show sources", an image credit) are widgets' labels: dropped.
+static void drop_stray(buf_t *b) {
+    if (!b->p) return;
+    buf_t out = {0};
+    size_t i = 0, sep = 0;  // the separator before block i starts at sep
+    int in_code = 0;
+    while (i < b->n) {
+        size_t j = i;
+        while (j < b->n && !(j + 1 < b->n && b->p[j] == '\n' && b->p[j + 1] == '\n')) j++;
+        const char *blk = b->p + i;
+        size_t len = j - i;
+        int fence = len >= 3 && strncmp(blk, "```", 3) == 0;
+        int keep = 1;
+        if (!in_code && !fence && len < STRAY_BYTES && memchr(blk, '\n', len) == NULL) {
+            char first = blk[0], last = blk[len - 1];
+            int structured = first == '#' || first == '-' || first == '|' || first == '$' || first == '>' ||
+                             (first >= '0' && first <= '9');
+            int punct = last == '.' || last == '!' || last == '?' || last == ':' || last == ';' || last == '"' ||
+                        (unsigned char)last >= 0x80;
+            if (!structured && !punct) keep = 0;
+        }
+        // Copyright and photo credit lines.
+        if (!in_code && !fence && len < 120 && memchr(blk, '\n', len) == NULL &&
+            memmem(blk, len, "\xC2\xA9", 2))
+            keep = 0;
+        // Fences may hold blank lines: track whether we are inside one.
+        for (size_t k = 0; k + 2 < len + 1; k++) {
+            if ((k == 0 || blk[k - 1] == '\n') && k + 3 <= len && strncmp(blk + k, "```", 3) == 0) in_code = !in_code;
+        }
+        if (keep) {
+            if (out.n) put(&out, b->p + sep, i - sep);
+            put(&out, blk, len);
+        }
+        i = j;
+        sep = j;
+        while (i < b->n && b->p[i] == '\n') i++;
+    }
+    if (!out.p) return;
     free(b->p);
     *b = out;
 }
@@ -1439,6 +1487,7 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
     if (o->favor != DH_RECALL) {
         drop_tail(&r.out);
         drop_head(&r.out);
+        drop_stray(&r.out);
     }
     if (r.out.p) r.out.p[r.out.n] = 0;
     res->has_math = c.has_math;

@@ -72,6 +72,8 @@ struct HTMLExtractor: StreamingStep {
     }
 
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
+        let declared = document.value(atPath: "metadata.content_type")?.stringValue
+        context.count("content_type." + (declared ?? "none"))
         guard Self.isHTML(document) else {
             context.count("not_html")
             return .keep
@@ -106,6 +108,8 @@ struct HTMLExtractor: StreamingStep {
         }
         let extracted = String(cString: text)
         context.count("extracted")
+        context.count("html_bytes", by: bytesIn)
+        context.count("text_bytes", by: Int(result.length))
         if result.has_math != 0 { context.count("with_math") }
         if result.has_code != 0 { context.count("with_code") }
         if result.has_table != 0 { context.count("with_tables") }
