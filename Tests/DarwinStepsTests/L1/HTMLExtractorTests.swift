@@ -105,6 +105,10 @@ import Testing
                     </code></pre>
                     """))
         #expect(text.contains("Run `make test` first."))
+        let (spaced, _, _) = try extract(
+            page(prose + "<pre>first()\n\n\n\nsecond()</pre><p>Print recipe</p>" + prose))
+        #expect(spaced.contains("```\nfirst()\n\n\n\nsecond()\n```"), "blank lines inside code stay")
+        #expect(!spaced.contains("Print recipe"), "a lone widget label goes")
         #expect(text.contains("```python\ndef f(x):\n    if x:\n        return  1\n```"))
         #expect(doc.value(atPath: "metadata.extraction.code") == true)
     }
