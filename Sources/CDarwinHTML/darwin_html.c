@@ -1336,12 +1336,31 @@ int dh_parse_only(const char *html, size_t length) {
     return 0;
 }
 
+/// One parser context per thread, reused: its dictionary of element and attribute names stays warm. It is
+/// renewed every 4096 pages or when the dictionary grows large, so memory stays bounded.
+static __thread htmlParserCtxtPtr thread_ctxt;
+static __thread unsigned thread_pages;
+
+static htmlDocPtr parse(const char *html, size_t length) {
+    if (thread_ctxt && (thread_pages >= 4096 || (thread_ctxt->dict && xmlDictSize(thread_ctxt->dict) > 100000))) {
+        htmlFreeParserCtxt(thread_ctxt);
+        thread_ctxt = NULL;
+    }
+    if (!thread_ctxt) {
+        thread_ctxt = htmlNewParserCtxt();
+        thread_pages = 0;
+        if (!thread_ctxt) return NULL;
+    }
+    thread_pages++;
+    return htmlCtxtReadMemory(thread_ctxt, html, (int)length, NULL, "UTF-8",
+                              HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+                                  HTML_PARSE_COMPACT);
+}
+
 int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *res) {
     memset(res, 0, sizeof *res);
     if (!tag_hash_ready) tag_hash_init();
-    htmlDocPtr doc = htmlReadMemory(html, (int)length, NULL, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    htmlDocPtr doc = parse(html, length);
     if (!doc) {
         res->failure = DH_PARSE_FAILED;
         return res->failure;

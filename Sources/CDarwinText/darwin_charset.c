@@ -178,6 +178,12 @@ static int convert(const char *name, const char *s, size_t n, dc_result *out) {
 }
 
 static int decode_as(const char *label, const char *s, size_t n, dc_result *out) {
+    if (strcmp(label, "utf-8") == 0 && invalid_bytes((const unsigned char *)s, n) == 0) {
+        out->text = (char *)s;
+        out->length = n;
+        out->borrowed = 1;
+        return 0;
+    }
     if (strcmp(label, "utf-8") == 0) {
         size_t bad = dc_repair_utf8(s, n, &out->text, &out->length);
         if (bad == (size_t)-1) return -1;
@@ -222,11 +228,14 @@ int dc_decode(const char *bytes, size_t n, const char *declared, int is_html, dc
         }
         // An unknown label: go on as if none was given.
     }
-    // 4. Valid UTF-8 (pure ASCII included).
+    // 4. Valid UTF-8 (pure ASCII included): the input itself.
     if (invalid_bytes(u, n) == 0) {
         strcpy(out->charset, "utf-8");
         out->source = DC_UTF8;
-        return decode_as("utf-8", bytes, n, out);
+        out->text = (char *)bytes;
+        out->length = n;
+        out->borrowed = 1;
+        return 0;
     }
     // 5. ICU's detector; 6. windows-1252.
     UErrorCode e = U_ZERO_ERROR;
@@ -258,6 +267,6 @@ int dc_decode(const char *bytes, size_t n, const char *declared, int is_html, dc
 }
 
 void dc_result_free(dc_result *r) {
-    free(r->text);
+    if (!r->borrowed) free(r->text);
     r->text = NULL;
 }

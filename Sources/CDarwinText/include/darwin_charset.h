@@ -12,6 +12,7 @@ typedef struct {
     char charset[40];    /* the charset used, lower case (utf-8, windows-1252, shift_jis, …) */
     int source;          /* enum dc_source */
     size_t invalid;      /* bytes or sequences replaced by U+FFFD */
+    int borrowed;        /* text points into the input (valid UTF-8 needed no copy); not freed */
 } dc_result;
 
 /// Decodes an HTML or text page to UTF-8: byte-order mark, then the HTTP header's charset (`declared`, may
