@@ -391,23 +391,24 @@ static int class_verdict_of(const char *cls, const char *id) {
     buf[k] = 0;
     if (k == 0) return 0;
     // Strong words at the start of a word of the names ("comments", "post-comments", "sidebar-right"; not
-    // "apageroot" for "pager").
-    for (size_t i = 0; i < sizeof strong_words / sizeof *strong_words; i++) {
-        for (const char *hit = strstr(buf, strong_words[i]); hit; hit = strstr(hit + 1, strong_words[i])) {
-            char before = hit == buf ? ' ' : hit[-1];
-            if (strncmp(hit, "commentary", 10) == 0) continue;  // an opinion piece is content
-            if (!((before >= 'a' && before <= 'z') || (before >= '0' && before <= '9'))) return 1;
+    // "apageroot" for "pager"); whole-word ones also end there (or with a plural s).
+    for (size_t p = 0; p < k; p++) {
+        char ch = buf[p];
+        if (!(ch >= 'a' && ch <= 'z')) continue;
+        if (p > 0 && ((buf[p - 1] >= 'a' && buf[p - 1] <= 'z') || (buf[p - 1] >= '0' && buf[p - 1] <= '9'))) continue;
+        for (size_t i = 0; i < sizeof strong_words / sizeof *strong_words; i++) {
+            const char *w = strong_words[i];
+            if (w[0] != ch || strncmp(buf + p, w, strlen(w)) != 0) continue;
+            if (strncmp(buf + p, "commentary", 10) == 0) continue;  // an opinion piece is content
+            return 1;
         }
-    }
-    for (size_t i = 0; i < sizeof strong_whole_words / sizeof *strong_whole_words; i++) {
-        size_t m = strlen(strong_whole_words[i]);
-        for (const char *hit = strstr(buf, strong_whole_words[i]); hit; hit = strstr(hit + 1, strong_whole_words[i])) {
-            char before = hit == buf ? ' ' : hit[-1];
-            const char *after = hit + m;
+        for (size_t i = 0; i < sizeof strong_whole_words / sizeof *strong_whole_words; i++) {
+            const char *w = strong_whole_words[i];
+            size_t m = strlen(w);
+            if (w[0] != ch || strncmp(buf + p, w, m) != 0) continue;
+            const char *after = buf + p + m;
             if (*after == 's') after++;
-            int alnum_before = (before >= 'a' && before <= 'z') || (before >= '0' && before <= '9');
-            int alnum_after = (*after >= 'a' && *after <= 'z') || (*after >= '0' && *after <= '9');
-            if (!alnum_before && !alnum_after) return 1;
+            if (!((*after >= 'a' && *after <= 'z') || (*after >= '0' && *after <= '9'))) return 1;
         }
     }
     int weak = 0, content = 0;
@@ -1354,7 +1355,7 @@ static htmlDocPtr parse(const char *html, size_t length) {
     thread_pages++;
     return htmlCtxtReadMemory(thread_ctxt, html, (int)length, NULL, "UTF-8",
                               HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-                                  HTML_PARSE_COMPACT);
+                                  HTML_PARSE_COMPACT | HTML_PARSE_NODEFDTD | HTML_PARSE_NOBLANKS);
 }
 
 int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *res) {

@@ -137,6 +137,8 @@ import Testing
                 + prose)
         let (with, _, _) = try extract(html)
         #expect(with.contains("Read the full report here.") && !with.contains("chart"))
+        let (spaced, _, _) = try extract(page(prose + "<p><b>alpha</b> <i>beta</i> <span>gamma</span>.</p>" + prose))
+        #expect(spaced.contains("alpha beta gamma."), "spaces between inline elements stay")
         let (noLinks, _, _) = try extract(html, ["links": false, "images": true])
         #expect(noLinks.contains("Read the here.") || noLinks.contains("Read the  here."))
         #expect(noLinks.contains("![A chart of votes]"))
