@@ -1245,6 +1245,16 @@ static void drop_stray(buf_t *b) {
         size_t len = j - i;
         int fence = len >= 3 && strncmp(blk, "```", 3) == 0;
         int keep = 1;
+        if (!in_code && len && blk[0] == '#') {
+            // A heading that heads nothing: the next block is a heading of its level or above (its section's
+            // content, a link list, was cut).
+            size_t k2 = j;
+            while (k2 < b->n && b->p[k2] == '\n') k2++;
+            int level = 0, next = 0;
+            while (level < (int)len && blk[level] == '#') level++;
+            while (k2 + (size_t)next < b->n && b->p[k2 + next] == '#') next++;
+            if (next > 0 && next <= level) keep = 0;
+        }
         if (!in_code && !fence && len < STRAY_BYTES && memchr(blk, '\n', len) == NULL) {
             char first = blk[0], last = blk[len - 1];
             int structured = first == '#' || first == '-' || first == '|' || first == '$' || first == '>' ||
