@@ -16,6 +16,7 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,6 @@ static const char *const tag_names[T_COUNT] = {
 
 #define TAG_HASH_SIZE 512
 static uint8_t tag_hash[TAG_HASH_SIZE];
-static int tag_hash_ready;
 
 static unsigned hash_name(const char *s) {
     unsigned h = 2166136261u;
@@ -61,7 +61,6 @@ static void tag_hash_init(void) {
         while (tag_hash[h]) h = (h + 1) & (TAG_HASH_SIZE - 1);
         tag_hash[h] = (uint8_t)t;
     }
-    tag_hash_ready = 1;
 }
 
 static int tag_of(const xmlChar *name) {
@@ -186,19 +185,35 @@ static int is_space_at(const unsigned char *s, size_t i, size_t n, size_t *width
 static void count_text(const xmlChar *content, uint32_t *bytes, uint32_t *commas) {
     if (!content) return;
     const unsigned char *s = content;
-    size_t n = strlen((const char *)s), i = 0, w;
-    while (i < n) {
-        if (is_space_at(s, i, n, &w)) {
+    uint32_t b = 0, c = 0;
+    size_t i = 0, w;
+    for (;;) {
+        unsigned char ch = s[i];
+        if (ch == 0) break;
+        if (ch < 0x80) {
+            // ASCII: spaces are not counted, commas are counted twice over.
+            if (ch > ' ') {
+                b++;
+                c += ch == ',';
+            } else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r' && ch != '\f' && ch != '\v') {
+                b++;
+            }
+            i++;
+            continue;
+        }
+        size_t n = i + 4;  // enough look-ahead for one character; the string is NUL-terminated
+        if (is_space_at(s, i, n, &w) && s[i + 1] && (w < 3 || s[i + 2])) {
             i += w;
             continue;
         }
-        if (s[i] == ',') (*commas)++;
         // ，、。 count as commas too (CJK punctuation).
-        if (s[i] == 0xEF && i + 2 < n && s[i + 1] == 0xBC && s[i + 2] == 0x8C) (*commas)++;
-        if (s[i] == 0xE3 && i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0x81 || s[i + 2] == 0x82)) (*commas)++;
-        (*bytes)++;
+        if (ch == 0xEF && s[i + 1] == 0xBC && s[i + 2] == 0x8C) c++;
+        if (ch == 0xE3 && s[i + 1] == 0x80 && (s[i + 2] == 0x81 || s[i + 2] == 0x82)) c++;
+        b++;
         i++;
     }
+    *bytes += b;
+    *commas += c;
 }
 
 static const char *attr(xmlNodePtr n, const char *name) {
@@ -370,9 +385,28 @@ static const char *const content_tokens[] = {
 
 static int token_in(const char *s, size_t len, const char *const *list, size_t count) {
     for (size_t i = 0; i < count; i++) {
-        if (strlen(list[i]) == len && strncmp(list[i], s, len) == 0) return 1;
+        if (list[i][0] == s[0] && strncmp(list[i], s, len) == 0 && list[i][len] == 0) return 1;
     }
     return 0;
+}
+
+/// Letters that start a strong word (bit per letter a–z).
+static uint32_t strong_initials;
+
+static void initials_init(void);
+static void tag_hash_init(void);
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static void init_tables(void) {
+    tag_hash_init();
+    initials_init();
+}
+
+static void initials_init(void) {
+    uint32_t m = 0;
+    for (size_t i = 0; i < sizeof strong_words / sizeof *strong_words; i++) m |= 1u << (strong_words[i][0] - 'a');
+    for (size_t i = 0; i < sizeof strong_whole_words / sizeof *strong_whole_words; i++)
+        m |= 1u << (strong_whole_words[i][0] - 'a');
+    strong_initials = m;
 }
 
 /// -1: looks like content; 1: looks like furniture; 0: neither.
@@ -394,7 +428,7 @@ static int class_verdict_of(const char *cls, const char *id) {
     // "apageroot" for "pager"); whole-word ones also end there (or with a plural s).
     for (size_t p = 0; p < k; p++) {
         char ch = buf[p];
-        if (!(ch >= 'a' && ch <= 'z')) continue;
+        if (!(ch >= 'a' && ch <= 'z') || !(strong_initials & (1u << (ch - 'a')))) continue;
         if (p > 0 && ((buf[p - 1] >= 'a' && buf[p - 1] <= 'z') || (buf[p - 1] >= '0' && buf[p - 1] <= '9'))) continue;
         for (size_t i = 0; i < sizeof strong_words / sizeof *strong_words; i++) {
             const char *w = strong_words[i];
@@ -1370,7 +1404,7 @@ static htmlDocPtr parse(const char *html, size_t length) {
 
 int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *res) {
     memset(res, 0, sizeof *res);
-    if (!tag_hash_ready) tag_hash_init();
+    pthread_once(&tables_once, init_tables);
     htmlDocPtr doc = parse(html, length);
     if (!doc) {
         res->failure = DH_PARSE_FAILED;
