@@ -25,7 +25,7 @@ public enum Level: Int, Sendable, CaseIterable, Comparable, CustomStringConverti
     public var summary: String {
         switch self {
         case .l0: return "brings raw sources in as canonical shards, with source and URL"
-        case .l1: return "turns heterogeneous formats into clean unified text; filters nothing"
+        case .l1: return "turns heterogeneous formats into clean unified text; sets aside only what has no text"
         case .l2: return "deterministic rules and dedup keep or drop documents"
         case .l3: return "small classifiers score, tag and select documents"
         case .l4: return "an LLM removes noise and repairs fragments, preserving meaning"
