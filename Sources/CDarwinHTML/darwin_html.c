@@ -15,6 +15,7 @@
 #include "darwin_html.h"
 
 #include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -397,6 +398,7 @@ static void initials_init(void);
 static void tag_hash_init(void);
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static void init_tables(void) {
+    xmlInitParser();  // libxml2's globals, once, before threads parse
     tag_hash_init();
     initials_init();
 }
@@ -1373,6 +1375,7 @@ static char *page_title(xmlDocPtr doc) {
 }
 
 int dh_parse_only(const char *html, size_t length) {
+    pthread_once(&tables_once, init_tables);
     htmlDocPtr doc = htmlReadMemory(html, (int)length, NULL, "UTF-8",
                                     HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                                         HTML_PARSE_NONET | HTML_PARSE_COMPACT);
