@@ -1402,7 +1402,7 @@ static htmlDocPtr parse(const char *html, size_t length) {
     thread_pages++;
     return htmlCtxtReadMemory(thread_ctxt, html, (int)length, NULL, "UTF-8",
                               HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-                                  HTML_PARSE_COMPACT | HTML_PARSE_NODEFDTD | HTML_PARSE_NOBLANKS);
+                                  HTML_PARSE_COMPACT | HTML_PARSE_NODEFDTD | HTML_PARSE_NOBLANKS | HTML_PARSE_IGNORE_ENC);
 }
 
 int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *res) {

@@ -151,6 +151,13 @@ import Testing
         let (text, decision, _) = try extract(page("<p>\(thai)<p>\(zh)</span></div>"))
         #expect(decision == .keep)
         #expect(text.contains(thai) && text.contains(zh))
+        // The text is UTF-8 already (decoded at L0): a <meta> naming another charset does not re-decode it.
+        let (latin, _, _) = try extract(
+            "<html><head><meta charset='iso-8859-1'></head><body>"
+                + page(
+                    "<p>Un café crème, s’il vous plaît, avec des croissants chauds et un journal du matin.</p>" + prose)
+                + "</body></html>")
+        #expect(latin.contains("Un café crème, s’il vous plaît"))
     }
 
     @Test func badPagesGetAReason() throws {
