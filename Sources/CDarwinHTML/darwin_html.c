@@ -926,12 +926,17 @@ static void render_table(render_t *r, xmlNodePtr table) {
     newline(r, 2);
 }
 
+#ifndef LINKPARA_BYTES
+#define LINKPARA_BYTES 150
+#endif
 static int link_list(render_t *r, const info_t *i) {
     // Blocks that are mostly links (menus, "related articles", tag lists) are not content; a block with
     // paragraphs of prose is looked into instead.
     if (i->prose >= 200) return 0;
     if (i->links >= 2 && link_density(i) > r->skip_density) return 1;
     if (i->links == 1 && i->text < 40 && link_density(i) > 0.95f && i->tag != T_P && !is_heading(i->tag)) return 1;
+    // "Read also: <a>another story</a>": a short paragraph that is mostly one link.
+    if (i->links >= 1 && i->text < LINKPARA_BYTES && link_density(i) > 0.6f && (i->tag == T_P || i->tag == T_DIV)) return 1;
     return 0;
 }
 

@@ -66,6 +66,13 @@ import Testing
         #expect(recall.hasSuffix("Share this article"))
     }
 
+    @Test func shortParagraphsThatAreALinkGo() throws {
+        let (text, _, _) = try extract(
+            page(prose + "<p>Read also: <a href='/other'>The council's other budget fight, explained</a></p>" + prose))
+        #expect(!text.contains("Read also"))
+        #expect(text.components(separatedBy: "The committee met").count == 3, "both copies of the prose stay")
+    }
+
     @Test func headingsAndLists() throws {
         let (text, _, _) = try extract(
             page(
