@@ -1171,96 +1171,119 @@ static void render_children(render_t *r, xmlNodePtr n) {
 
 /// Short blocks after the last substantial one are the page's tail ("Related posts", "Share this", a date,
 /// "read more"): dropped. Substantial: a paragraph of 150 bytes or more, a code block or a table.
+// MARK: - Pass 5: blocks of the text
+
 #ifndef TAIL_LONG
 #define TAIL_LONG 80
 #endif
 #ifndef TAIL_SENTENCE
 #define TAIL_SENTENCE 40
 #endif
+#ifndef STRAY_BYTES
+#define STRAY_BYTES 20
+#endif
+
+/// What a block of the rendered text (the lines between two blank lines) looks like.
+typedef struct {
+    size_t longest_line;
+    int level;     // heading level (number of leading #), 0 if not a heading
+    int code;      // a fence, a table row or display math
+    int list;      // "- " or "N. "
+    int sentence;  // ends like a sentence (or in a non-ASCII character: CJK punctuation, quotes)
+} block_t;
+
+static block_t block_facts(const char *blk, size_t len) {
+    block_t f = {0};
+    f.code = len >= 3 && (strncmp(blk, "```", 3) == 0 || blk[0] == '|' || blk[0] == '$');
+    size_t d = 0;
+    while (d < len && blk[d] >= '0' && blk[d] <= '9') d++;
+    f.list = (len >= 2 && blk[0] == '-' && blk[1] == ' ') || (d > 0 && d + 1 < len && blk[d] == '.' && blk[d + 1] == ' ');
+    while (f.level < (int)len && blk[f.level] == '#') f.level++;
+    size_t line = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (blk[i] == '\n') {
+            if (line > f.longest_line) f.longest_line = line;
+            line = 0;
+        } else {
+            line++;
+        }
+    }
+    if (line > f.longest_line) f.longest_line = line;
+    char last = len ? blk[len - 1] : 0;
+    f.sentence = last == '.' || last == '!' || last == '?' || last == ':' || (unsigned char)last >= 0x80;
+    return f;
+}
+
+/// A paragraph of real length, a code block, a table or display math.
+static int substantial(const block_t *f) {
+    return f->code || f->longest_line >= TAIL_LONG || (f->sentence && f->longest_line >= TAIL_SENTENCE);
+}
+
+/// Whether the heading `blk` heads nothing: the block after it (from `end`) is a heading of its level or above
+/// (the section's content, a link list, was cut).
+static int heads_nothing(const buf_t *b, const char *blk, size_t len, size_t end) {
+    (void)len;
+    while (end < b->n && b->p[end] == '\n') end++;
+    int level = 0, next = 0;
+    while (blk[level] == '#') level++;
+    while (end + (size_t)next < b->n && b->p[end + next] == '#') next++;
+    return next > 0 && next <= level;
+}
+
+/// Decides on one block; `end` is where it ends in the text.
+typedef int (*keep_block)(void *state, const buf_t *b, const char *blk, size_t len, size_t end);
+
+/// The blocks `keep` keeps, with the separators written before them; NULL text if none.
+static buf_t kept_blocks(const buf_t *b, keep_block keep, void *state) {
+    buf_t out = {0};
+    size_t i = 0, sep = 0;  // the separator before block i starts at sep
+    while (i < b->n) {
+        size_t j = i;
+        while (j < b->n && !(j + 1 < b->n && b->p[j] == '\n' && b->p[j + 1] == '\n')) j++;
+        if (keep(state, b, b->p + i, j - i, j)) {
+            if (out.n) put(&out, b->p + sep, i - sep);
+            put(&out, b->p + i, j - i);
+        }
+        i = j;
+        sep = j;
+        while (i < b->n && b->p[i] == '\n') i++;
+    }
+    return out;
+}
+
+/// Short blocks after the last substantial one are the page's tail ("Related posts", "Share this", a date,
+/// "read more"): dropped. Lists stop the scan: link lists are gone already, what is left is the article's own.
 static void drop_tail(buf_t *b) {
     if (!b->p) return;
     size_t end = b->n;
     while (end > 0) {
-        // The last block: from after the previous blank line to `end`.
         size_t start = end;
         while (start > 0 && !(start >= 2 && b->p[start - 1] == '\n' && b->p[start - 2] == '\n')) start--;
-        const char *blk = b->p + start;
-        size_t len = end - start;
-        int code = len >= 3 && (strncmp(blk, "```", 3) == 0 || blk[0] == '|' || blk[0] == '$');
-        size_t d = 0;
-        while (d < len && blk[d] >= '0' && blk[d] <= '9') d++;
-        int list = (len >= 2 && blk[0] == '-' && blk[1] == ' ') || (d > 0 && d + 1 < len && blk[d] == '.' && blk[d + 1] == ' ');
-        size_t longest_line = 0, line = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (blk[i] == '\n') {
-                if (line > longest_line) longest_line = line;
-                line = 0;
-            } else {
-                line++;
-            }
-        }
-        if (line > longest_line) longest_line = line;
-        char last = len ? blk[len - 1] : 0;
-        int sentence = last == '.' || last == '!' || last == '?' || last == ':' || (unsigned char)last >= 0x80;
-        // Lists stop the scan: link lists are gone already, what is left is the article's own.
-        if (code || list || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE) || start == 0)
-            break;
+        block_t f = block_facts(b->p + start, end - start);
+        if (substantial(&f) || f.list || start == 0) break;
         end = start >= 2 ? start - 2 : 0;
     }
     b->n = end;
     b->p[b->n] = 0;
 }
 
-/// Short blocks before the first substantial one that are not headings (dates, bylines, category links,
-/// kickers) are the page's head: dropped. Headings stay (titles).
+/// Before the first substantial block: headings stay (titles) unless they head nothing; other blocks (dates,
+/// bylines, category links, kickers) go.
+static int keep_in_head(void *state, const buf_t *b, const char *blk, size_t len, size_t end) {
+    int *body = state;
+    if (*body) return 1;
+    block_t f = block_facts(blk, len);
+    if (substantial(&f)) {
+        *body = 1;
+        return 1;
+    }
+    return f.level > 0 && !heads_nothing(b, blk, len, end);
+}
+
 static void drop_head(buf_t *b) {
     if (!b->p) return;
-    buf_t out = {0};
-    size_t i = 0, sep = 0;  // the separator before block i starts at sep
     int body = 0;
-    while (i < b->n) {
-        size_t j = i;
-        while (j < b->n && !(j + 1 < b->n && b->p[j] == '\n' && b->p[j + 1] == '\n')) j++;
-        const char *blk = b->p + i;
-        size_t len = j - i;
-        int keep = 1;
-        if (!body) {
-            size_t longest_line = 0, line = 0;
-            for (size_t k = 0; k < len; k++) {
-                if (blk[k] == '\n') {
-                    if (line > longest_line) longest_line = line;
-                    line = 0;
-                } else {
-                    line++;
-                }
-            }
-            if (line > longest_line) longest_line = line;
-            char last = len ? blk[len - 1] : 0;
-            int sentence = last == '.' || last == '!' || last == '?' || last == ':' || (unsigned char)last >= 0x80;
-            int heading = len && blk[0] == '#';
-            int code = len >= 3 && (strncmp(blk, "```", 3) == 0 || blk[0] == '|' || blk[0] == '$');
-            if (code || longest_line >= TAIL_LONG || (sentence && longest_line >= TAIL_SENTENCE)) {
-                body = 1;
-            } else if (!heading) {
-                keep = 0;
-            } else {
-                // A heading followed by a heading of its level or above heads nothing (a box title).
-                size_t k = j;
-                while (k < b->n && b->p[k] == '\n') k++;
-                int level = 0, next = 0;
-                while (level < (int)len && blk[level] == '#') level++;
-                while (k + (size_t)next < b->n && b->p[k + next] == '#') next++;
-                if (next > 0 && next <= level) keep = 0;
-            }
-        }
-        if (keep) {
-            if (out.n) put(&out, b->p + sep, i - sep);
-            put(&out, blk, len);
-        }
-        i = j;
-        sep = j;
-        while (i < b->n && b->p[i] == '\n') i++;
-    }
+    buf_t out = kept_blocks(b, keep_in_head, &body);
     if (!out.p || !body) {  // nothing substantial: leave the text as it was
         free(out.p);
         return;
@@ -1269,57 +1292,35 @@ static void drop_head(buf_t *b) {
     *b = out;
 }
 
-#ifndef STRAY_BYTES
-#define STRAY_BYTES 20
-#endif
-/// Very short lone lines inside the text that are not headings, list items, table rows or code and end without
-/// punctuation ("Print recipe", "Show sources", an image credit) are widgets' labels: dropped.
+/// Anywhere outside code: headings that head nothing; very short lone lines that are not headings, list items,
+/// table rows or code and end without punctuation ("Print recipe", "Show sources": widgets' labels); copyright
+/// and photo credit lines.
+static int keep_outside_strays(void *state, const buf_t *b, const char *blk, size_t len, size_t end) {
+    int *in_code = state;
+    int fence = len >= 3 && strncmp(blk, "```", 3) == 0;
+    int keep = 1;
+    if (!*in_code && len && blk[0] == '#' && heads_nothing(b, blk, len, end)) keep = 0;
+    if (!*in_code && !fence && len < STRAY_BYTES && memchr(blk, '\n', len) == NULL) {
+        char first = blk[0], last = blk[len - 1];
+        int structured = first == '#' || first == '-' || first == '|' || first == '$' || first == '>' ||
+                         (first >= '0' && first <= '9');
+        int punct = last == '.' || last == '!' || last == '?' || last == ':' || last == ';' || last == '"' ||
+                    (unsigned char)last >= 0x80;
+        if (!structured && !punct) keep = 0;
+    }
+    if (!*in_code && !fence && len < 120 && memchr(blk, '\n', len) == NULL && memmem(blk, len, "\xC2\xA9", 2))
+        keep = 0;
+    // Fences may hold blank lines: track whether the next block is inside one.
+    for (size_t k = 0; k + 3 <= len; k++) {
+        if ((k == 0 || blk[k - 1] == '\n') && strncmp(blk + k, "```", 3) == 0) *in_code = !*in_code;
+    }
+    return keep;
+}
+
 static void drop_stray(buf_t *b) {
     if (!b->p) return;
-    buf_t out = {0};
-    size_t i = 0, sep = 0;  // the separator before block i starts at sep
     int in_code = 0;
-    while (i < b->n) {
-        size_t j = i;
-        while (j < b->n && !(j + 1 < b->n && b->p[j] == '\n' && b->p[j + 1] == '\n')) j++;
-        const char *blk = b->p + i;
-        size_t len = j - i;
-        int fence = len >= 3 && strncmp(blk, "```", 3) == 0;
-        int keep = 1;
-        if (!in_code && len && blk[0] == '#') {
-            // A heading that heads nothing: the next block is a heading of its level or above (its section's
-            // content, a link list, was cut).
-            size_t k2 = j;
-            while (k2 < b->n && b->p[k2] == '\n') k2++;
-            int level = 0, next = 0;
-            while (level < (int)len && blk[level] == '#') level++;
-            while (k2 + (size_t)next < b->n && b->p[k2 + next] == '#') next++;
-            if (next > 0 && next <= level) keep = 0;
-        }
-        if (!in_code && !fence && len < STRAY_BYTES && memchr(blk, '\n', len) == NULL) {
-            char first = blk[0], last = blk[len - 1];
-            int structured = first == '#' || first == '-' || first == '|' || first == '$' || first == '>' ||
-                             (first >= '0' && first <= '9');
-            int punct = last == '.' || last == '!' || last == '?' || last == ':' || last == ';' || last == '"' ||
-                        (unsigned char)last >= 0x80;
-            if (!structured && !punct) keep = 0;
-        }
-        // Copyright and photo credit lines.
-        if (!in_code && !fence && len < 120 && memchr(blk, '\n', len) == NULL &&
-            memmem(blk, len, "\xC2\xA9", 2))
-            keep = 0;
-        // Fences may hold blank lines: track whether we are inside one.
-        for (size_t k = 0; k + 2 < len + 1; k++) {
-            if ((k == 0 || blk[k - 1] == '\n') && k + 3 <= len && strncmp(blk + k, "```", 3) == 0) in_code = !in_code;
-        }
-        if (keep) {
-            if (out.n) put(&out, b->p + sep, i - sep);
-            put(&out, blk, len);
-        }
-        i = j;
-        sep = j;
-        while (i < b->n && b->p[i] == '\n') i++;
-    }
+    buf_t out = kept_blocks(b, keep_outside_strays, &in_code);
     if (!out.p) return;
     free(b->p);
     *b = out;
