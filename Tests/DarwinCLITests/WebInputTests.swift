@@ -95,4 +95,39 @@ import Testing
         #expect(r.status != 0)
         #expect(r.stderr.contains("input.content_types applies to format warc"))
     }
+
+    /// A WARC job killed at the start of its first task, after its first commit, or in its second stage resumes
+    /// to the output of an uninterrupted run, byte for byte.
+    @Test func aKilledWARCJobResumesIdentically() throws {
+        let input = "  paths: [\(Repository.root)/data/sample-web]\n  format: warc"
+        let steps =
+            "      - html_extract: {}\n      - normalize_text: {}\n  - name: L2\n    level: L2\n    steps:\n"
+            + "      - exact_dedup: {}"
+        let (r, reference) = try job("reference", input: input, steps: steps)
+        #expect(r.status == 0, "\(r.stderr)")
+        func contents(_ out: String) throws -> [String: Data] {
+            var d: [String: Data] = [:]
+            for rel in Shards.files(under: out) where rel != "recipe.yaml" {
+                d[rel] = try Data(contentsOf: URL(fileURLWithPath: out + "/" + rel))
+            }
+            return d
+        }
+        let expected = try contents(reference)
+        #expect(
+            expected.keys.contains("L1/debian-docs.jsonl.zst") && expected.keys.contains("L2/debian-docs.jsonl.zst"))
+        for (i, point) in ["task-start:1", "after-commit:1", "task-start:3"].enumerated() {
+            let name = "killed\(i)"
+            let recipe = dir.file(name + ".yaml")
+            let out = dir.file(name)
+            let yaml =
+                "input:\n\(input)\noutput: {path: \(out)}\nstages:\n  - name: L1\n    level: L1\n    steps:\n\(steps)\n"
+            try Data(yaml.utf8).write(to: URL(fileURLWithPath: recipe))
+            let killed = try darwin(
+                ["run", recipe, "--workers", "1", "--progress", "none", "-q"], env: ["DARWIN_CRASH_AT": point])
+            #expect(killed.signaled, "\(point): the crash point was reached")
+            let resumed = try darwin(["resume", out, "--workers", "2", "--progress", "none", "-q"])
+            #expect(resumed.status == 0, "\(point): \(resumed.stderr)")
+            expectSameOutputs(expected, try contents(out), point)
+        }
+    }
 }
