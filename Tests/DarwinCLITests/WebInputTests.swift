@@ -130,4 +130,17 @@ import Testing
             expectSameOutputs(expected, try contents(out), point)
         }
     }
+
+    @Test func theFineWebWARCPresetRuns() throws {
+        let out = TemporaryDirectory("darwin-preset-warc")
+        let r = try darwin(
+            ["run", "configs/fineweb-en-warc.yaml", "--output", out.path, "--progress", "none", "-q"],
+            in: Repository.root)
+        #expect(r.status == 0, "\(r.stderr)")
+        let stats = try #require(try JSONValue.parse(try darwin(["stats", out.path, "--json"]).stdout).objectValue)
+        let stages = stats["stages"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        #expect(stages.first?["docs_in"] == 40 && stages.first?["docs_out"] == 40)
+        let kept = stages.last?["docs_out"]?.intValue ?? 0
+        #expect(kept > 0 && kept < 40, "FineWeb's rules keep some English pages and drop the others")
+    }
 }
