@@ -85,6 +85,7 @@ public struct Document: @unchecked Sendable {
         }
         guard n >= 0 else { throw .json(JSONSyntaxError(code: error.code, offset: error.offset)) }
 
+        let renamesID = idKey != "id", renamesText = textKey != "text"
         var members: [Member] = []
         members.reserveCapacity(n)
         var id: String?
@@ -98,15 +99,13 @@ public struct Document: @unchecked Sendable {
             let range = Int(m.value_start)..<Int(m.value_end)
             var rawKey: Range<Int>? = Int(m.key_start)..<Int(m.key_end)
             // Other names for id and text (input.fields) become `id` and `text`; the originals go.
-            if idKey != "id" || textKey != "text" {
-                if key == "id" && idKey != "id" || key == "text" && textKey != "text" { continue }
-                if key == idKey && idKey != "id" {
-                    key = "id"
-                    rawKey = nil
-                } else if key == textKey && textKey != "text" {
-                    key = "text"
-                    rawKey = nil
-                }
+            if renamesID && key == "id" || renamesText && key == "text" { continue }
+            if renamesID && key == idKey {
+                key = "id"
+                rawKey = nil
+            } else if renamesText && key == textKey {
+                key = "text"
+                rawKey = nil
             }
             if key == "id", id == nil {
                 switch Int32(m.value_type) {
