@@ -28,6 +28,8 @@ static int utf8_sequence(const unsigned char *s, size_t i, size_t n) {
     return k;
 }
 
+int dc_utf8_length(const unsigned char *s, size_t n) { return utf8_sequence(s, 0, n); }
+
 /// Bytes from `i` that are ASCII, eight at a time.
 static size_t ascii_run(const unsigned char *s, size_t i, size_t n) {
     size_t j = i;

@@ -1,59 +1,18 @@
 // L1 text normalisation: mojibake repair, control characters, NFC and whitespace, in that order.
 #include "darwin_normalize.h"
 
+#include "darwin_buffer.h"
+#include "darwin_charset.h"
+#include "darwin_words.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} sb_t;
-
-static int sb_put(sb_t *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > cap) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) return -1;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return 0;
-}
-
-static uint32_t decode(const unsigned char *s, size_t n, size_t i, int *len) {
-    unsigned char b = s[i];
-    if (b < 0x80) { *len = 1; return b; }
-    if (b >= 0xC0 && b < 0xE0 && i + 1 < n) { *len = 2; return ((b & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu); }
-    if (b >= 0xE0 && b < 0xF0 && i + 2 < n) {
-        *len = 3;
-        return ((b & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
-    }
-    if (b >= 0xF0 && i + 3 < n) {
-        *len = 4;
-        return ((b & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) | (s[i + 3] & 0x3Fu);
-    }
-    *len = 1;
-    return 0xFFFD;
-}
-
-static size_t encode(uint32_t c, char *o) {
-    if (c < 0x80) { o[0] = (char)c; return 1; }
-    if (c < 0x800) { o[0] = (char)(0xC0 | (c >> 6)); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
-    if (c < 0x10000) {
-        o[0] = (char)(0xE0 | (c >> 12)); o[1] = (char)(0x80 | ((c >> 6) & 0x3F)); o[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (c >> 18)); o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((c >> 6) & 0x3F)); o[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
+/// The code point at `s[i]` (the text is valid UTF-8) and its length.
+static uint32_t decode(const unsigned char *s, size_t n, size_t i, int *len) { return dt_decode(s + i, s + n, len); }
 
 /// The windows-1252 byte of a character, or -1. C1 controls stand for their own byte (Latin-1 readings).
 static int cp1252_byte(uint32_t c) {
@@ -72,23 +31,10 @@ static int cp1252_byte(uint32_t c) {
 
 /// Whether `b[0..n)` is valid UTF-8 made only of multi-byte sequences.
 static int all_multibyte_utf8(const unsigned char *b, size_t n) {
-    size_t i = 0;
     if (n < 2) return 0;
-    while (i < n) {
-        unsigned char c = b[i];
-        int k;
-        uint32_t min;
-        if (c >= 0xC2 && c <= 0xDF) { k = 2; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { k = 3; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { k = 4; min = 0x10000; }
-        else return 0;
-        if (i + (size_t)k > n) return 0;
-        uint32_t v = c & (0x7F >> k);
-        for (int j = 1; j < k; j++) {
-            if ((b[i + j] & 0xC0) != 0x80) return 0;
-            v = (v << 6) | (b[i + j] & 0x3F);
-        }
-        if (v < min || (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF) return 0;
+    for (size_t i = 0; i < n;) {
+        int k = dc_utf8_length(b + i, n - i);
+        if (k < 2) return 0;
         i += (size_t)k;
     }
     return 1;
@@ -96,7 +42,7 @@ static int all_multibyte_utf8(const unsigned char *b, size_t n) {
 
 /// One pass of mojibake repair: every run of non-ASCII characters that are windows-1252 bytes of valid UTF-8
 /// is replaced by what those bytes mean.
-static int fix_mojibake(const char *in, size_t n, sb_t *out, size_t *fixed) {
+static int fix_mojibake(const char *in, size_t n, dt_buffer *out, size_t *fixed) {
     const unsigned char *s = (const unsigned char *)in;
     unsigned char bytes[256];
     size_t i = 0;
@@ -104,7 +50,7 @@ static int fix_mojibake(const char *in, size_t n, sb_t *out, size_t *fixed) {
         if (s[i] < 0x80) {
             size_t j = i;
             while (j < n && s[j] < 0x80) j++;
-            if (sb_put(out, in + i, j - i)) return -1;
+            if (dt_buffer_put(out, in + i, j - i)) return -1;
             i = j;
             continue;
         }
@@ -119,7 +65,7 @@ static int fix_mojibake(const char *in, size_t n, sb_t *out, size_t *fixed) {
             j += (size_t)len;
         }
         if (nb >= 2 && all_multibyte_utf8(bytes, nb)) {
-            if (sb_put(out, (const char *)bytes, nb)) return -1;
+            if (dt_buffer_put(out, (const char *)bytes, nb)) return -1;
             (*fixed)++;
             i = j;
             continue;
@@ -128,7 +74,7 @@ static int fix_mojibake(const char *in, size_t n, sb_t *out, size_t *fixed) {
         int len;
         decode(s, n, i, &len);
         if (j == i) j = i + (size_t)len;
-        if (sb_put(out, in + i, j - i)) return -1;
+        if (dt_buffer_put(out, in + i, j - i)) return -1;
         i = j;
     }
     return 0;
@@ -142,7 +88,7 @@ static int is_control(uint32_t c) {
     return 0;
 }
 
-static int remove_controls(const char *in, size_t n, sb_t *out, size_t *removed) {
+static int remove_controls(const char *in, size_t n, dt_buffer *out, size_t *removed) {
     const unsigned char *s = (const unsigned char *)in;
     size_t i = 0;
     while (i < n) {
@@ -150,10 +96,10 @@ static int remove_controls(const char *in, size_t n, sb_t *out, size_t *removed)
         uint32_t c = decode(s, n, i, &len);
         if (c == '\r') {
             // CR LF and lone CR become LF.
-            if (!(i + 1 < n && s[i + 1] == '\n') && sb_put(out, "\n", 1)) return -1;
+            if (!(i + 1 < n && s[i + 1] == '\n') && dt_buffer_put(out, "\n", 1)) return -1;
         } else if (is_control(c)) {
             (*removed)++;
-        } else if (sb_put(out, in + i, (size_t)len)) {
+        } else if (dt_buffer_put(out, in + i, (size_t)len)) {
             return -1;
         }
         i += (size_t)len;
@@ -168,7 +114,7 @@ static int needs_nfc_check(const char *in, size_t n) {
     return 0;
 }
 
-static int nfc(const char *in, size_t n, sb_t *out, int *changed) {
+static int nfc(const char *in, size_t n, dt_buffer *out, int *changed) {
     UErrorCode e = U_ZERO_ERROR;
     const UNormalizer2 *norm = unorm2_getNFCInstance(&e);
     if (U_FAILURE(e)) return -1;
@@ -179,7 +125,7 @@ static int nfc(const char *in, size_t n, sb_t *out, int *changed) {
     if (U_FAILURE(e)) { free(u); return -1; }
     if (unorm2_isNormalized(norm, u, ulen, &e) && U_SUCCESS(e)) {
         free(u);
-        return sb_put(out, in, n);
+        return 0;  // already NFC: `out` stays empty
     }
     e = U_ZERO_ERROR;
     UChar *v = malloc(((size_t)ulen * 3 + 16) * sizeof(UChar));
@@ -195,7 +141,7 @@ static int nfc(const char *in, size_t n, sb_t *out, int *changed) {
     e2 = U_ZERO_ERROR;
     u_strToUTF8WithSub(b, blen + 1, &blen, v, vlen, 0xFFFD, NULL, &e2);
     free(v);
-    int r = sb_put(out, b, (size_t)blen);
+    int r = dt_buffer_put(out, b, (size_t)blen);
     free(b);
     *changed = 1;
     return r;
@@ -203,7 +149,7 @@ static int nfc(const char *in, size_t n, sb_t *out, int *changed) {
 
 /// Trailing spaces, runs of spaces inside a line (indentation kept), more than one blank line, blank lines at
 /// both ends; lines inside ``` fences are left as they are.
-static int whitespace(const char *in, size_t n, sb_t *out) {
+static int whitespace(const char *in, size_t n, dt_buffer *out) {
     size_t i = 0;
     int in_fence = 0;
     int blank_run = 0;
@@ -217,8 +163,8 @@ static int whitespace(const char *in, size_t n, sb_t *out) {
         while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
         int fence = len - k >= 3 && strncmp(line + k, "```", 3) == 0;
         if (in_fence || fence) {
-            if (!in_fence && started && blank_run > 0 && sb_put(out, "\n", 1)) return -1;
-            if (sb_put(out, line, len) || sb_put(out, "\n", 1)) return -1;
+            if (!in_fence && started && blank_run > 0 && dt_buffer_put(out, "\n", 1)) return -1;
+            if (dt_buffer_put(out, line, len) || dt_buffer_put(out, "\n", 1)) return -1;
             if (fence) in_fence = !in_fence;
             started = 1;
             blank_run = 0;
@@ -228,22 +174,20 @@ static int whitespace(const char *in, size_t n, sb_t *out) {
             if (end == 0) {
                 blank_run++;
             } else {
-                if (started && blank_run > 0 && sb_put(out, "\n", 1)) return -1;
+                if (started && blank_run > 0 && dt_buffer_put(out, "\n", 1)) return -1;
                 blank_run = 0;
                 started = 1;
-                if (sb_put(out, line, k)) return -1;  // indentation as written
-                int space = 0;
-                for (size_t p = k; p < end; p++) {
-                    char ch = line[p];
-                    if (ch == ' ' || ch == '\t') {
-                        space = 1;
-                        continue;
-                    }
-                    if (space && sb_put(out, " ", 1)) return -1;
-                    space = 0;
-                    if (sb_put(out, &ch, 1)) return -1;
+                if (dt_buffer_put(out, line, k)) return -1;  // indentation as written
+                // Words as written, one space between them.
+                for (size_t p = k; p < end;) {
+                    size_t q = p;
+                    while (q < end && line[q] != ' ' && line[q] != '\t') q++;
+                    if (p > k && dt_buffer_put(out, " ", 1)) return -1;
+                    if (dt_buffer_put(out, line + p, q - p)) return -1;
+                    p = q;
+                    while (p < end && (line[p] == ' ' || line[p] == '\t')) p++;
                 }
-                if (sb_put(out, "\n", 1)) return -1;
+                if (dt_buffer_put(out, "\n", 1)) return -1;
             }
         }
         i = j + 1;
@@ -253,44 +197,73 @@ static int whitespace(const char *in, size_t n, sb_t *out) {
     return 0;
 }
 
+static int has_non_ascii(const char *in, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)in[i] >= 0x80) return 1;
+    return 0;
+}
+
+/// Whether any character `remove_controls` would touch is there (a control, CR, DEL, C1, BOM or U+FFFE/F).
+static int has_controls(const char *in, size_t n) {
+    const unsigned char *s = (const unsigned char *)in;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F) return 1;
+        if (c == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F) return 1;
+        if (c == 0xEF && i + 2 < n && ((s[i + 1] == 0xBB && s[i + 2] == 0xBF) || (s[i + 1] == 0xBF && s[i + 2] >= 0xBE)))
+            return 1;
+    }
+    return 0;
+}
+
+/// The text moves on to what a pass wrote into `next`, unless the pass wrote nothing (it had nothing to change).
+static void take(dt_buffer *cur, dt_buffer *next, const char **text, size_t *n) {
+    if (!next->p) return;
+    free(cur->p);
+    *cur = *next;
+    *text = cur->p;
+    *n = cur->n;
+}
+
 int dn_normalize(const char *text, size_t n, const dn_options *o, dn_result *r) {
     memset(r, 0, sizeof *r);
-    sb_t cur = {0};
-    if (sb_put(&cur, text, n)) return -1;
-    if (o->mojibake) {
+    // `cur` owns the text once a pass has changed it; until then the passes read the input.
+    dt_buffer cur = {0};
+    const char *t = text;
+    if (o->mojibake && has_non_ascii(t, n)) {
         for (int pass = 0; pass < 2; pass++) {
             size_t fixed = 0;
-            sb_t next = {0};
-            if (fix_mojibake(cur.p, cur.n, &next, &fixed)) { free(cur.p); free(next.p); return -1; }
-            free(cur.p);
-            cur = next;
-            if (!cur.p && sb_put(&cur, "", 0)) return -1;
+            dt_buffer next = {0};
+            if (fix_mojibake(t, n, &next, &fixed)) { free(cur.p); free(next.p); return -1; }
+            if (!fixed) {
+                free(next.p);
+                break;
+            }
+            take(&cur, &next, &t, &n);
             r->mojibake_fixed += fixed;
-            if (!fixed) break;
         }
     }
-    if (o->controls) {
-        sb_t next = {0};
-        if (remove_controls(cur.p, cur.n, &next, &r->controls_removed)) { free(cur.p); free(next.p); return -1; }
-        free(cur.p);
-        cur = next;
-        if (!cur.p && sb_put(&cur, "", 0)) return -1;
+    if (o->controls && has_controls(t, n)) {
+        dt_buffer next = {0};
+        if (remove_controls(t, n, &next, &r->controls_removed) || dt_buffer_put(&next, "", 0)) {
+            free(cur.p);
+            free(next.p);
+            return -1;
+        }
+        take(&cur, &next, &t, &n);
     }
-    if (o->nfc && needs_nfc_check(cur.p, cur.n)) {
-        sb_t next = {0};
-        if (nfc(cur.p, cur.n, &next, &r->nfc_changed)) { free(cur.p); free(next.p); return -1; }
-        free(cur.p);
-        cur = next;
-        if (!cur.p && sb_put(&cur, "", 0)) return -1;
+    if (o->nfc && needs_nfc_check(t, n)) {
+        dt_buffer next = {0};
+        if (nfc(t, n, &next, &r->nfc_changed)) { free(cur.p); free(next.p); return -1; }
+        take(&cur, &next, &t, &n);
     }
     if (o->whitespace) {
-        sb_t next = {0};
-        if (whitespace(cur.p, cur.n, &next)) { free(cur.p); free(next.p); return -1; }
-        r->whitespace_changed = next.n != cur.n || (next.n && memcmp(next.p, cur.p, next.n) != 0);
-        free(cur.p);
-        cur = next;
-        if (!cur.p && sb_put(&cur, "", 0)) return -1;
+        dt_buffer next = {0};
+        if (whitespace(t, n, &next) || dt_buffer_put(&next, "", 0)) { free(cur.p); free(next.p); return -1; }
+        r->whitespace_changed = next.n != n || (next.n && memcmp(next.p, t, next.n) != 0);
+        take(&cur, &next, &t, &n);
     }
+    if (!cur.p && dt_buffer_put(&cur, t, n)) return -1;
     r->text = cur.p;
     r->length = cur.n;
     return 0;

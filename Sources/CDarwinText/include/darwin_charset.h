@@ -23,6 +23,9 @@ int dc_decode(const char *bytes, size_t length, const char *declared, int is_htm
 
 void dc_result_free(dc_result *r);
 
+/// The length of the valid UTF-8 character at `s` (at most `n` bytes available), or 0 if it is not one.
+int dc_utf8_length(const unsigned char *s, size_t n);
+
 /// Copies valid UTF-8 and replaces every invalid byte with U+FFFD; returns the number replaced.
 size_t dc_repair_utf8(const char *bytes, size_t length, char **out, size_t *out_length);
 
