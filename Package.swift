@@ -35,6 +35,7 @@ let package = Package(
 
         .target(
             name: "CDarwinHTML",
+            dependencies: ["CDarwinText"],
             cSettings: [.unsafeFlags(["-O2", "-I/usr/include/libxml2"])],
             linkerSettings: [.linkedLibrary("xml2")]
         ),

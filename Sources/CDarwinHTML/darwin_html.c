@@ -14,6 +14,8 @@
 
 #include "darwin_html.h"
 
+#include "darwin_buffer.h"
+
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -160,6 +162,19 @@ static info_t *attach(ctx_t *c, xmlNodePtr n) {
     n->_private = (void *)(uintptr_t)(++c->count);
     return &c->info[c->count - 1];
 }
+
+/// The first element from `k` on (k or a later sibling) that was not cut; NULL at the end.
+static xmlNodePtr kept_from(ctx_t *c, xmlNodePtr k) {
+    for (; k; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE) continue;
+        info_t *i = I(c, k);
+        if (i && !(i->flags & F_REMOVED)) return k;
+    }
+    return NULL;
+}
+
+/// Every child element of `parent` that was not cut.
+#define FOR_KEPT(c, k, parent) for (xmlNodePtr k = kept_from((c), (parent)->children); k; k = kept_from((c), k->next))
 
 static int is_space_at(const unsigned char *s, size_t i, size_t n, size_t *width) {
     unsigned char b = s[i];
@@ -530,9 +545,6 @@ static void prune(ctx_t *c, xmlNodePtr n) {
             if (c->page_prose && ki->prose * 2 >= c->page_prose) furniture = 0;
         }
         if (furniture) {
-            if (getenv("DH_DEBUG"))
-                fprintf(stderr, "cut <%s class='%s' id='%s'> text %u prose %u\n", (const char *)k->name,
-                        attr(k, "class") ? attr(k, "class") : "", attr(k, "id") ? attr(k, "id") : "", ki->text, ki->prose);
             ki->flags |= F_REMOVED;
             info_t copy = *ki;
             subtract_up(c, k, &copy);
@@ -566,10 +578,8 @@ static void init_candidate(ctx_t *c, xmlNodePtr n) {
 }
 
 static void score(ctx_t *c, xmlNodePtr n) {
-    for (xmlNodePtr k = n->children; k; k = k->next) {
-        if (k->type != XML_ELEMENT_NODE) continue;
+    FOR_KEPT(c, k, n) {
         info_t *ki = I(c, k);
-        if (!ki || (ki->flags & F_REMOVED)) continue;
         if (!is_inline(ki->tag) && !(ki->flags & F_MATH_TEX) && ki->inline_text >= 25) {
             float points = 1.f + (float)ki->commas + (ki->inline_text / 100 < 3 ? (float)(ki->inline_text / 100) : 3.f);
             int level = 0;
@@ -590,11 +600,22 @@ typedef struct {
     float score;
 } cand_t;
 
-static void collect_top(ctx_t *c, xmlNodePtr n, cand_t *top, int count) {
-    for (xmlNodePtr k = n->children; k; k = k->next) {
-        if (k->type != XML_ELEMENT_NODE) continue;
+static int is_ancestor(xmlNodePtr a, xmlNodePtr n) {
+    for (xmlNodePtr p = n; p; p = p->parent)
+        if (p == a) return 1;
+    return 0;
+}
+
+/// Below this share of the prose-richest element's prose, the best-scoring container is a box beside the article.
+static const double prose_switch = 0.7;
+/// How much other text (menus, labels, short lines) counts against an element's prose.
+static const double prose_alpha = 0.3;
+
+/// One walk over the elements left: the `count` best-scoring candidates (score × (1 − link density)), and the
+/// block holding the most prose with the least other text (not looked for inside inline elements).
+static void candidates(ctx_t *c, xmlNodePtr n, int in_inline, cand_t *top, int count, xmlNodePtr *pick, double *best) {
+    FOR_KEPT(c, k, n) {
         info_t *ki = I(c, k);
-        if (!ki || (ki->flags & F_REMOVED)) continue;
         if (ki->flags & F_SCORED) {
             float s = ki->score * (1.f - link_density(ki));
             for (int j = 0; j < count; j++) {
@@ -606,57 +627,81 @@ static void collect_top(ctx_t *c, xmlNodePtr n, cand_t *top, int count) {
                 }
             }
         }
-        collect_top(c, k, top, count);
-    }
-}
-
-static int is_ancestor(xmlNodePtr a, xmlNodePtr n) {
-    for (xmlNodePtr p = n; p; p = p->parent)
-        if (p == a) return 1;
-    return 0;
-}
-
-#ifndef PROSE_SWITCH
-#define PROSE_SWITCH 0.7
-#endif
-#ifndef PROSE_ALPHA
-#define PROSE_ALPHA 0.3
-#endif
-static void prose_pick(ctx_t *c, xmlNodePtr n, xmlNodePtr *pick, double *best) {
-    for (xmlNodePtr k = n->children; k; k = k->next) {
-        if (k->type != XML_ELEMENT_NODE) continue;
-        info_t *ki = I(c, k);
-        if (!ki || (ki->flags & F_REMOVED) || is_inline(ki->tag) || ki->prose == 0) continue;
-        double other = (double)ki->text - (double)ki->prose;
-        double v = (double)ki->prose - PROSE_ALPHA * other;
-        if (ki->tag == T_ARTICLE || ki->tag == T_MAIN || (ki->flags & F_ARTICLE_BODY) || (verdict(ki) & F_CLASS_CONTENT))
-            v *= 1.1;
-        if (v > *best) {
-            *best = v;
-            *pick = k;
+        int inline_here = in_inline || is_inline(ki->tag);
+        if (!inline_here && ki->prose > 0) {
+            double v = (double)ki->prose - prose_alpha * ((double)ki->text - (double)ki->prose);
+            if (ki->tag == T_ARTICLE || ki->tag == T_MAIN || (ki->flags & F_ARTICLE_BODY) ||
+                (verdict(ki) & F_CLASS_CONTENT))
+                v *= 1.1;
+            if (v > *best) {
+                *best = v;
+                *pick = k;
+            }
         }
-        prose_pick(c, k, pick, best);
+        candidates(c, k, inline_here, top, count, pick, best);
     }
+}
+
+/// The element whose subtree is the page's content (its siblings that read like content are added when rendering).
+static xmlNodePtr content_root(ctx_t *c, xmlNodePtr body, const dh_options *o) {
+    cand_t top[5] = {{0}};
+    xmlNodePtr pick = body;
+    double pick_value = -1e18;
+    candidates(c, body, 0, top, 5, &pick, &pick_value);
+    xmlNodePtr best = top[0].node ? top[0].node : body;
+    if (top[0].node) {
+        // Strong candidates in several places: their lowest common ancestor is the content (an article split
+        // over blocks), unless that is the whole body.
+        if (o->favor != DH_PRECISION) {
+            float share = o->favor == DH_RECALL ? 0.35f : 0.5f;
+            xmlNodePtr common = best;
+            for (int j = 1; j < 5; j++) {
+                if (!top[j].node || top[j].score < top[0].score * share) continue;
+                while (common && !is_ancestor(common, top[j].node)) common = common->parent;
+            }
+            if (common && common != body && common->type == XML_ELEMENT_NODE) {
+                info_t *ci = I(c, common);
+                if (ci && link_density(ci) < 0.4f) best = common;
+            }
+        }
+        // Climb while the parent adds prose with few links: an article split over several containers.
+        while (o->favor != DH_PRECISION && best != body && best->parent && best->parent != body &&
+               best->parent->type == XML_ELEMENT_NODE) {
+            info_t *bi = I(c, best), *pi = I(c, best->parent);
+            if (!bi || !pi || pi->prose < bi->prose + bi->prose / 4 + 100 || link_density(pi) > 0.4f) break;
+            best = best->parent;
+        }
+        // An only child stands for its parent.
+        while (best != body && best->parent && best->parent->type == XML_ELEMENT_NODE && best->parent != body) {
+            int siblings = 0;
+            FOR_KEPT(c, k, best->parent) if (I(c, k)->text > 0) siblings++;
+            if (siblings != 1) break;
+            best = best->parent;
+        }
+    }
+    // The prose-richest element instead when the best-scoring container holds little of its prose (a small box
+    // with a content-like name beside the article).
+    info_t *bi = I(c, best), *pi = I(c, pick);
+    if (bi && pi && (double)bi->prose < prose_switch * (double)pi->prose) best = pick;
+    // Inside an <article>: the article, with its title and lead, unless it is much more than the content.
+    if (best != body && o->favor != DH_PRECISION) {
+        bi = I(c, best);
+        for (xmlNodePtr p = best->parent; p && p != body && p->type == XML_ELEMENT_NODE; p = p->parent) {
+            info_t *ai = I(c, p);
+            if (!ai || ai->tag != T_ARTICLE) continue;
+            if (bi && ai->prose <= bi->prose + bi->prose / 2 + 500 && link_density(ai) < 0.4f) best = p;
+            break;
+        }
+    }
+    return best;
 }
 
 // MARK: - Pass 4: rendering
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} buf_t;
+typedef dt_buffer buf_t;
 
-static void put(buf_t *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->n + n + 1 > cap) cap *= 2;
-        b->p = realloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
+/// Appends to the text; out of memory, the text stops growing (and the page comes out cut).
+static void put(buf_t *b, const char *s, size_t n) { (void)dt_buffer_put(b, s, n); }
 
 static void puts_(buf_t *b, const char *s) { put(b, s, strlen(s)); }
 
@@ -688,10 +733,6 @@ static void newline(render_t *r, int count) {
     if (r->out.n == 0) {
         r->at_line_start = 1;
         return;
-    }
-    // Lines holding only a prefix are dropped.
-    if (r->prefix_len && r->out.n >= r->prefix_len &&
-        memcmp(r->out.p + r->out.n - r->prefix_len, r->prefix, r->prefix_len) == 0 && r->at_line_start) {
     }
     int have = 0;
     for (size_t i = r->out.n; i > 0 && r->out.p[i - 1] == '\n'; i--) have++;
@@ -826,109 +867,85 @@ static void push_prefix(render_t *r, const char *p, size_t *saved) {
 
 static void pop_prefix(render_t *r, size_t saved) { r->prefix_len = saved; }
 
+/// Counts the rows and the widest row of `x` (a table, or its thead/tbody/tfoot); 0 when a nested table or a
+/// long cell makes it layout.
+static int data_rows(ctx_t *c, xmlNodePtr x, int *rows, int *maxcols) {
+    FOR_KEPT(c, k, x) {
+        int t = I(c, k)->tag;
+        if (t == T_TABLE) return 0;
+        if (t == T_THEAD || t == T_TBODY || t == T_TFOOT) {
+            if (!data_rows(c, k, rows, maxcols)) return 0;
+        } else if (t == T_TR) {
+            int cols = 0;
+            (*rows)++;
+            FOR_KEPT(c, cell, k) {
+                info_t *ci = I(c, cell);
+                if (ci->tag != T_TD && ci->tag != T_TH) continue;
+                cols++;
+                if (ci->text > 600) return 0;
+                FOR_KEPT(c, d, cell) if (I(c, d)->tag == T_TABLE) return 0;
+            }
+            if (cols > *maxcols) *maxcols = cols;
+        }
+    }
+    return 1;
+}
+
 /// A table of short cells in rows is data: rendered as a pipe table. Anything else is layout.
 static int is_data_table(ctx_t *c, xmlNodePtr table) {
     int rows = 0, maxcols = 0;
-    xmlNodePtr stack[32];
-    int sp = 0;
-    stack[sp++] = table;
-    while (sp) {
-        xmlNodePtr x = stack[--sp];
-        for (xmlNodePtr k = x->children; k; k = k->next) {
-            if (k->type != XML_ELEMENT_NODE) continue;
-            info_t *ki = I(c, k);
-            if (!ki || (ki->flags & F_REMOVED)) continue;
-            if (ki->tag == T_TABLE) return 0;
-            if (ki->tag == T_TR) {
-                int cols = 0;
-                rows++;
-                for (xmlNodePtr cell = k->children; cell; cell = cell->next) {
-                    if (cell->type != XML_ELEMENT_NODE) continue;
-                    info_t *ci = I(c, cell);
-                    if (!ci || (ci->flags & F_REMOVED)) continue;
-                    if (ci->tag == T_TD || ci->tag == T_TH) {
-                        cols++;
-                        if (ci->text > 600) return 0;
-                        // Nested tables or many paragraphs in a cell: layout.
-                        for (xmlNodePtr d = cell->children; d; d = d->next) {
-                            if (d->type != XML_ELEMENT_NODE) continue;
-                            info_t *di = I(c, d);
-                            if (di && !(di->flags & F_REMOVED) && di->tag == T_TABLE) return 0;
-                        }
-                    }
-                }
-                if (cols > maxcols) maxcols = cols;
-            } else if ((ki->tag == T_TBODY || ki->tag == T_THEAD || ki->tag == T_TFOOT) && sp < 32) {
-                stack[sp++] = k;
-            }
-        }
-    }
-    return rows >= 1 && maxcols >= 2;
+    return data_rows(c, table, &rows, &maxcols) && rows >= 1 && maxcols >= 2;
 }
 
+/// One row of a pipe table; after the first, the header separator.
+static void render_row(render_t *r, xmlNodePtr tr, int *row) {
+    int cols = 0;
+    newline(r, 1);
+    line_start(r);
+    put(&r->out, "|", 1);
+    FOR_KEPT(r->c, cell, tr) {
+        int t = I(r->c, cell)->tag;
+        if (t != T_TD && t != T_TH) continue;
+        put(&r->out, " ", 1);
+        r->no_newlines++;
+        r->pending_space = 0;
+        render_children(r, cell);
+        r->no_newlines--;
+        r->pending_space = 0;
+        put(&r->out, " |", 2);
+        cols++;
+    }
+    if ((*row)++ == 0) {
+        newline(r, 1);
+        line_start(r);
+        put(&r->out, "|", 1);
+        for (int k = 0; k < (cols ? cols : 1); k++) put(&r->out, " --- |", 6);
+    }
+}
+
+/// Rows in document order, direct or inside thead/tbody/tfoot; the caption as a line of its own.
 static void render_table(render_t *r, xmlNodePtr table) {
     ctx_t *c = r->c;
     c->has_table = 1;
     newline(r, 2);
     int row = 0;
-    int header_cols = 0;
-    xmlNodePtr rows[4096];
-    int nrows = 0;
-    xmlNodePtr stack[32];
-    int sp = 0;
-    // Rows in document order: direct, then inside thead/tbody/tfoot (kept in order by walking once).
-    for (xmlNodePtr k = table->children; k && nrows < 4096; k = k->next) {
-        if (k->type != XML_ELEMENT_NODE) continue;
-        info_t *ki = I(c, k);
-        if (!ki || (ki->flags & F_REMOVED)) continue;
-        if (ki->tag == T_TR) rows[nrows++] = k;
-        else if (ki->tag == T_THEAD || ki->tag == T_TBODY || ki->tag == T_TFOOT) {
-            for (xmlNodePtr t = k->children; t && nrows < 4096; t = t->next) {
-                if (t->type != XML_ELEMENT_NODE) continue;
-                info_t *ti = I(c, t);
-                if (ti && !(ti->flags & F_REMOVED) && ti->tag == T_TR) rows[nrows++] = t;
-            }
-        } else if (ki->tag == T_CAPTION) {
+    FOR_KEPT(c, k, table) {
+        int t = I(c, k)->tag;
+        if (t == T_TR) {
+            render_row(r, k, &row);
+        } else if (t == T_THEAD || t == T_TBODY || t == T_TFOOT) {
+            FOR_KEPT(c, tr, k) if (I(c, tr)->tag == T_TR) render_row(r, tr, &row);
+        } else if (t == T_CAPTION) {
             render(r, k);
             newline(r, 1);
         }
     }
-    (void)stack;
-    (void)sp;
-    for (int i = 0; i < nrows; i++) {
-        xmlNodePtr tr = rows[i];
-        int cols = 0;
-        newline(r, 1);
-        line_start(r);
-        put(&r->out, "|", 1);
-        for (xmlNodePtr cell = tr->children; cell; cell = cell->next) {
-            if (cell->type != XML_ELEMENT_NODE) continue;
-            info_t *ci = I(c, cell);
-            if (!ci || (ci->flags & F_REMOVED) || (ci->tag != T_TD && ci->tag != T_TH)) continue;
-            put(&r->out, " ", 1);
-            r->no_newlines++;
-            r->pending_space = 0;
-            render_children(r, cell);
-            r->no_newlines--;
-            r->pending_space = 0;
-            put(&r->out, " |", 2);
-            cols++;
-        }
-        if (row == 0) {
-            header_cols = cols;
-            newline(r, 1);
-            line_start(r);
-            put(&r->out, "|", 1);
-            for (int k = 0; k < (header_cols ? header_cols : 1); k++) put(&r->out, " --- |", 6);
-        }
-        row++;
-    }
     newline(r, 2);
 }
 
-#ifndef LINKPARA_BYTES
-#define LINKPARA_BYTES 150
-#endif
+/// Paragraphs shorter than this that are mostly one link are "read also" lines.
+static const uint32_t link_paragraph_bytes = 150;
+
 static int link_list(render_t *r, const info_t *i) {
     // Blocks that are mostly links (menus, "related articles", tag lists) are not content; a block with
     // paragraphs of prose is looked into instead.
@@ -936,7 +953,7 @@ static int link_list(render_t *r, const info_t *i) {
     if (i->links >= 2 && link_density(i) > r->skip_density) return 1;
     if (i->links == 1 && i->text < 40 && link_density(i) > 0.95f && i->tag != T_P && !is_heading(i->tag)) return 1;
     // "Read also: <a>another story</a>": a short paragraph that is mostly one link.
-    if (i->links >= 1 && i->text < LINKPARA_BYTES && link_density(i) > 0.6f && (i->tag == T_P || i->tag == T_DIV)) return 1;
+    if (i->links >= 1 && i->text < link_paragraph_bytes && link_density(i) > 0.6f && (i->tag == T_P || i->tag == T_DIV)) return 1;
     return 0;
 }
 
@@ -1102,12 +1119,8 @@ static void render(render_t *r, xmlNodePtr n) {
         int number = 1;
         const char *start = attr(n, "start");
         if (start) number = atoi(start);
-        for (xmlNodePtr k = n->children; k; k = k->next) {
-            if (k->type != XML_ELEMENT_NODE) {
-                continue;
-            }
+        FOR_KEPT(c, k, n) {
             info_t *ki = I(c, k);
-            if (!ki || (ki->flags & F_REMOVED)) continue;
             if (ki->tag != T_LI) {
                 render(r, k);
                 continue;
@@ -1173,15 +1186,10 @@ static void render_children(render_t *r, xmlNodePtr n) {
 /// "read more"): dropped. Substantial: a paragraph of 150 bytes or more, a code block or a table.
 // MARK: - Pass 5: blocks of the text
 
-#ifndef TAIL_LONG
-#define TAIL_LONG 80
-#endif
-#ifndef TAIL_SENTENCE
-#define TAIL_SENTENCE 40
-#endif
-#ifndef STRAY_BYTES
-#define STRAY_BYTES 20
-#endif
+/// A block with a line this long is substantial; a sentence this long is too.
+static const size_t long_line_bytes = 80, sentence_bytes = 40;
+/// Lone lines shorter than this without punctuation are widgets' labels.
+static const size_t stray_bytes = 20;
 
 /// What a block of the rendered text (the lines between two blank lines) looks like.
 typedef struct {
@@ -1216,7 +1224,7 @@ static block_t block_facts(const char *blk, size_t len) {
 
 /// A paragraph of real length, a code block, a table or display math.
 static int substantial(const block_t *f) {
-    return f->code || f->longest_line >= TAIL_LONG || (f->sentence && f->longest_line >= TAIL_SENTENCE);
+    return f->code || f->longest_line >= long_line_bytes || (f->sentence && f->longest_line >= sentence_bytes);
 }
 
 /// Whether the heading `blk` heads nothing: the block after it (from `end`) is a heading of its level or above
@@ -1300,7 +1308,7 @@ static int keep_outside_strays(void *state, const buf_t *b, const char *blk, siz
     int fence = len >= 3 && strncmp(blk, "```", 3) == 0;
     int keep = 1;
     if (!*in_code && len && blk[0] == '#' && heads_nothing(b, blk, len, end)) keep = 0;
-    if (!*in_code && !fence && len < STRAY_BYTES && memchr(blk, '\n', len) == NULL) {
+    if (!*in_code && !fence && len < stray_bytes && memchr(blk, '\n', len) == NULL) {
         char first = blk[0], last = blk[len - 1];
         int structured = first == '#' || first == '-' || first == '|' || first == '$' || first == '>' ||
                          (first >= '0' && first <= '9');
@@ -1436,13 +1444,6 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
     c.page_prose = bi ? bi->prose : 0;
     res->html_text_bytes = c.page_text;
     res->depth_capped = c.depth_capped;
-    if (getenv("DH_DEBUG"))
-        fprintf(stderr, "root <%s> body <%s> text %zu prose %zu removed %d\n", (const char *)root->name,
-                (const char *)body->name, c.page_text, c.page_prose, bi ? bi->flags : -1);
-    if (getenv("DH_DEBUG"))
-        for (xmlNodePtr k = body->children; k; k = k->next)
-            if (k->type == XML_ELEMENT_NODE)
-                fprintf(stderr, "  child <%s> flags %d text %u\n", (const char *)k->name, I(&c, k)->flags, I(&c, k)->text);
     if (!bi || bi->text == 0) {
         free(c.info);
         xmlFreeDoc(doc);
@@ -1452,71 +1453,7 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
     prune(&c, body);
     score(&c, body);
 
-    cand_t top[5] = {{0}};
-    collect_top(&c, body, top, 5);
-    xmlNodePtr best = top[0].node ? top[0].node : body;
-    if (getenv("DH_DEBUG")) {
-        for (int j = 0; j < 5 && top[j].node; j++)
-            fprintf(stderr, "candidate %d <%s class='%s'> score %.1f text %u\n", j, (const char *)top[j].node->name,
-                    attr(top[j].node, "class") ? attr(top[j].node, "class") : "", top[j].score, I(&c, top[j].node)->text);
-    }
-    if (top[0].node) {
-        // Strong candidates in several places: their lowest common ancestor is the content (an article split
-        // over blocks), unless that is the whole body.
-        if (o->favor != DH_PRECISION) {
-            float share = o->favor == DH_RECALL ? 0.35f : 0.5f;
-            xmlNodePtr common = best;
-            for (int j = 1; j < 5; j++) {
-                if (!top[j].node || top[j].score < top[0].score * share) continue;
-                while (common && !is_ancestor(common, top[j].node)) common = common->parent;
-            }
-            if (common && common != body && common->type == XML_ELEMENT_NODE) {
-                info_t *ci = I(&c, common);
-                if (ci && link_density(ci) < 0.4f) best = common;
-            }
-        }
-        // Climb while the parent adds prose with few links: an article split over several containers.
-        while (best != body && best->parent && best->parent != body && best->parent->type == XML_ELEMENT_NODE) {
-            info_t *bi2 = I(&c, best), *pi = I(&c, best->parent);
-            if (!bi2 || !pi || o->favor == DH_PRECISION) break;
-            if (pi->prose < bi2->prose + bi2->prose / 4 + 100 || link_density(pi) > 0.4f) break;
-            best = best->parent;
-        }
-        // An only child stands for its parent.
-        while (best != body && best->parent && best->parent->type == XML_ELEMENT_NODE) {
-            int siblings = 0;
-            for (xmlNodePtr k = best->parent->children; k; k = k->next) {
-                if (k->type != XML_ELEMENT_NODE) continue;
-                info_t *ki = I(&c, k);
-                if (ki && !(ki->flags & F_REMOVED) && ki->text > 0) siblings++;
-            }
-            if (siblings != 1 || best->parent == body) break;
-            best = best->parent;
-        }
-    }
-
-    {
-        // The element that holds the most prose with the least other text: taken instead when the best-scoring
-        // container holds little of it (a small box with a content-like name beside the article).
-        xmlNodePtr pick = body;
-        double best_value = -1e18;
-        prose_pick(&c, body, &pick, &best_value);
-        info_t *bi3 = I(&c, best), *pi3 = I(&c, pick);
-        if (bi3 && pi3 && (double)bi3->prose < PROSE_SWITCH * (double)pi3->prose) best = pick;
-        if (getenv("DH_DEBUG"))
-            fprintf(stderr, "prose pick <%s class='%s'> value %.0f\n", (const char *)best->name,
-                    attr(best, "class") ? attr(best, "class") : "", best_value);
-    }
-    // Inside an <article>: the article, with its title and lead, unless it is much more than the content.
-    if (best != body && o->favor != DH_PRECISION) {
-        info_t *b4 = I(&c, best);
-        for (xmlNodePtr p = best->parent; p && p != body && p->type == XML_ELEMENT_NODE; p = p->parent) {
-            info_t *pi = I(&c, p);
-            if (!pi || pi->tag != T_ARTICLE) continue;
-            if (b4 && pi->prose <= b4->prose + b4->prose / 2 + 500 && link_density(pi) < 0.4f) best = p;
-            break;
-        }
-    }
+    xmlNodePtr best = content_root(&c, body, o);
     render_t r = {0};
     r.c = &c;
     r.at_line_start = 1;
@@ -1528,19 +1465,15 @@ int dh_extract(const char *html, size_t length, const dh_options *o, dh_result *
     if (best == body || !best->parent) {
         render(&r, best);
     } else {
-        for (xmlNodePtr s = best->parent->children; s; s = s->next) {
-            if (s->type != XML_ELEMENT_NODE) {
-                continue;
-            }
+        FOR_KEPT(&c, s, best->parent) {
             info_t *si = I(&c, s);
-            if (!si || (si->flags & F_REMOVED)) continue;
             int append = s == best;
             if (!append && (si->flags & F_SCORED) && si->score * (1.f - link_density(si)) >= threshold) append = 1;
             if (!append && !is_inline(si->tag)) {
                 float ld = link_density(si);
                 if (si->inline_text > 80 && ld < 0.25f) append = 1;
-                else if (si->inline_text > 0 && si->inline_text <= 80 && ld == 0 && si->commas + 1 > 0 &&
-                         o->favor != DH_PRECISION && si->tag == T_P)
+                else if (si->inline_text > 0 && si->inline_text <= 80 && ld == 0 && o->favor != DH_PRECISION &&
+                         si->tag == T_P)
                     append = 1;
                 else if (is_heading(si->tag) && ld < 0.5f) append = 1;
             }
