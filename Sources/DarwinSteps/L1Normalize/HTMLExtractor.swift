@@ -61,11 +61,10 @@ struct HTMLExtractor: StreamingStep {
         maxBytes = p.int("max_bytes")
     }
 
-    /// Whether a document's text is HTML: its content type says so, or (without one) it starts like markup.
-    static func isHTML(_ document: Document) -> Bool {
-        if let type = document.value(atPath: "metadata.content_type")?.stringValue {
-            return type.contains("html")
-        }
+    /// Whether a document's text is HTML: its content type (`declared`) says so, or (without one) it starts like
+    /// markup.
+    static func isHTML(_ document: Document, declared: String?) -> Bool {
+        if let type = declared { return type.contains("html") }
         var text = document.text.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
         if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }
         return text.first == UInt8(ascii: "<")
@@ -74,27 +73,31 @@ struct HTMLExtractor: StreamingStep {
     func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
         let declared = document.value(atPath: "metadata.content_type")?.stringValue
         context.count("content_type." + (declared ?? "none"))
-        guard Self.isHTML(document) else {
+        guard Self.isHTML(document, declared: declared) else {
             context.count("not_html")
             return .keep
         }
-        var html = Array(document.text.utf8)
-        let bytesIn = html.count
-        if html.count > maxBytes {
-            // Cut at a character boundary.
-            var end = maxBytes
-            while end > 0 && html[end] & 0xC0 == 0x80 { end -= 1 }
-            html.removeSubrange(end...)
-            context.count("truncated")
-        }
-        if looksBinary(html) {
-            return .drop(rule: "binary_content")
-        }
+        // The extractor reads the text's UTF-8 where it is, cut at a character boundary past max_bytes.
+        var html = document.text
         var result = dh_result()
         var options = self.options
-        let failure = html.withUnsafeBufferPointer { b in
-            b.withMemoryRebound(to: CChar.self) { c in dh_extract(c.baseAddress, c.count, &options, &result) }
+        var binary = false
+        let bytesIn = html.utf8.count
+        let failure = html.withUTF8 { utf8 -> Int32 in
+            var end = utf8.count
+            if end > maxBytes {
+                end = maxBytes
+                while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
+            }
+            let page = UnsafeBufferPointer(rebasing: utf8[..<end])
+            if Self.looksBinary(page) {
+                binary = true
+                return 0
+            }
+            return page.withMemoryRebound(to: CChar.self) { dh_extract($0.baseAddress, $0.count, &options, &result) }
         }
+        if bytesIn > maxBytes { context.count("truncated") }
+        if binary { return .drop(rule: "binary_content") }
         defer { dh_result_free(&result) }
         if result.depth_capped != 0 { context.count("depth_capped") }
         guard failure == 0, let text = result.text else {
@@ -106,7 +109,9 @@ struct HTMLExtractor: StreamingStep {
                 }
             return .drop(rule: rule, detail: ["html_bytes": .number(JSONNumber(bytesIn))])
         }
-        let extracted = String(cString: text)
+        let extracted = String(
+            decoding: UnsafeRawBufferPointer(start: text, count: result.length).bindMemory(to: UInt8.self),
+            as: UTF8.self)
         context.count("extracted")
         context.count("html_bytes", by: bytesIn)
         context.count("text_bytes", by: Int(result.length))
@@ -134,7 +139,7 @@ struct HTMLExtractor: StreamingStep {
     }
 
     /// NUL bytes or many control characters in the first 4 KB: not a web page.
-    func looksBinary(_ html: [UInt8]) -> Bool {
+    static func looksBinary(_ html: UnsafeBufferPointer<UInt8>) -> Bool {
         let head = html.prefix(4096)
         var controls = 0
         for b in head {
