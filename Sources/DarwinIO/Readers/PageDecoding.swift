@@ -1,5 +1,4 @@
 import CDarwinText
-import CXXHash
 import DarwinCore
 
 /// A web page or text file decoded to UTF-8, with where its charset came from.
@@ -44,8 +43,6 @@ public struct DecodedPage {
 
     /// XXH64 of the raw bytes, as 16 hex digits: the content hash of a raw document.
     public static func contentHash(_ bytes: [UInt8]) -> String {
-        let h = bytes.withUnsafeBytes { XXH64($0.baseAddress, $0.count, 0) }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        Hashing.hex(bytes.withUnsafeBytes { Hashing.xxh64($0) })
     }
 }

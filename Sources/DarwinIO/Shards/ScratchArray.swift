@@ -56,10 +56,11 @@ public final class ScratchArray<Element: BitwiseCopyable> {
 
 /// Strings appended one after another and read back by offset, on the heap or in an unlinked scratch file.
 public final class ScratchStrings {
-    private var heap: [UInt8] = []
+    /// Strings as ``ByteWriter`` writes them (a 4-byte length, then the UTF-8).
+    private var heap = ByteWriter()
     private let fd: Int32
     private let path: String
-    private var pending: [UInt8] = []
+    private var pending = ByteWriter()
     private var written = 0
     private var mapped: UnsafeRawBufferPointer?
 
@@ -82,30 +83,22 @@ public final class ScratchStrings {
 
     /// Appends `s`; returns the offset to read it back from.
     public func append(_ s: String) throws(SinkError) -> UInt64 {
-        var s = s
-        let utf8 = s.withUTF8 { Array($0) }
         if fd < 0 {
-            let at = heap.count
-            appendLength(utf8.count, to: &heap)
-            heap += utf8
+            let at = heap.bytes.count
+            heap.append(s)
             return UInt64(at)
         }
-        let at = written + pending.count
-        appendLength(utf8.count, to: &pending)
-        pending += utf8
-        if pending.count >= 1 << 20 { try flush() }
+        let at = written + pending.bytes.count
+        pending.append(s)
+        if pending.bytes.count >= 1 << 20 { try flush() }
         return UInt64(at)
     }
 
-    private func appendLength(_ n: Int, to bytes: inout [UInt8]) {
-        for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: n >> (8 * i))) }
-    }
-
     private func flush() throws(SinkError) {
-        guard !pending.isEmpty else { return }
-        try BinaryFile.writeFully(fd, pending, at: written, path: path)
-        written += pending.count
-        pending.removeAll(keepingCapacity: true)
+        guard !pending.bytes.isEmpty else { return }
+        try BinaryFile.writeFully(fd, pending.bytes, at: written, path: path)
+        written += pending.bytes.count
+        pending = ByteWriter(capacity: 1 << 20)
     }
 
     /// Ends appending; strings can be read from here on.
@@ -126,7 +119,7 @@ public final class ScratchStrings {
             for i in 0..<4 { n |= Int(b[o + i]) << (8 * i) }
             return String(decoding: UnsafeRawBufferPointer(rebasing: b[(o + 4)..<(o + 4 + n)]), as: UTF8.self)
         }
-        if fd < 0 { return heap.withUnsafeBytes(read) }
+        if fd < 0 { return heap.bytes.withUnsafeBytes(read) }
         guard let mapped else { return "" }
         return read(mapped)
     }

@@ -69,10 +69,12 @@ struct TaskExecutor {
         let shard = ShardInfo(index: shardIndex, name: shardName)
         let isFinal = phase.index == stage.finalPhase
         let isFirst = segment == 0
+        // The job's own input (JSONL, WARC or files, as the recipe says); every later pass reads darwin's JSONL.
+        let readsJobInput = isFirst && stage.position == 0
         let inputPath: String
         if !isFirst {
             inputPath = layout.intermediate(segment: segment - 1, shardName)
-        } else if stage.position == 0 {
+        } else if readsJobInput {
             inputPath = plan.inputs[shardIndex].path
         } else {
             inputPath = StageLayout(root: plan.outputDirectory, stage: plan.stages[stage.position - 1].spec.name)
@@ -142,15 +144,14 @@ struct TaskExecutor {
         let reader: any DocumentReader
         do {
             let input = plan.recipe.input
-            let raw = isFirst && stage.position == 0
-            if raw && input.format == "warc" {
+            if readsJobInput && input.format == "warc" {
                 reader = try WARCReader(path: inputPath, options: input.rawOptions)
-            } else if raw && input.format == "files" {
+            } else if readsJobInput && input.format == "files" {
                 reader = FileTreeReader(
                     root: inputPath, files: plan.inputs[shardIndex].files, options: input.rawOptions)
             } else {
                 let r = try ShardReader(path: inputPath, maxLineBytes: input.maxLineBytes)
-                if raw {
+                if readsJobInput {
                     r.mapping = ShardReader.Mapping(
                         id: input.idField, text: input.textField, url: input.urlField, source: input.source)
                 }
@@ -309,7 +310,7 @@ struct TaskExecutor {
             throw .failed("\(error)")
         }
         for ws in workspaces { pending += ws.pendingOutputs }
-        if isFirst && stage.position == 0 && plan.recipe.input.format != "jsonl" {
+        if readsJobInput && plan.recipe.input.format != "jsonl" {
             // What the raw reader saw: records by type, documents by content type, what it skipped and why.
             var read = StepStats()
             read.counters = reader.counters

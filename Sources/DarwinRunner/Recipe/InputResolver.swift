@@ -26,8 +26,8 @@ public enum InputResolver {
     public static let extensions = [".jsonl.zst", ".jsonl.zstd", ".jsonl.gz", ".jsonl"]
     /// File name endings read as WARC files.
     public static let warcExtensions = [".warc.gz", ".warc", ".wet.gz", ".wet"]
-    /// File name endings read by format `files`.
-    public static let fileExtensions = [".html", ".htm", ".xhtml", ".txt", ".md", ".markdown"]
+    /// File name endings read by format `files`: those the file reader knows a content type for.
+    public static let fileExtensions = FileTreeReader.contentTypes.keys.sorted().map { "." + $0 }
 
     static func extensions(of format: String) -> [String] {
         switch format {

@@ -103,13 +103,7 @@ public struct RecipeLoader: Sendable {
                 "unknown input format '\(format)' (formats: \(InputSpec.formats.joined(separator: ", ")))")
         }
         var maxLine = ShardReaderDefaults.maxLineBytes
-        if let n = m["max_line_bytes"] {
-            guard case .success(let v) = ParameterType.byteSize.normalize(r.json(n)), let bytes = v.intValue, bytes > 0
-            else {
-                throw r.error(n, "input.max_line_bytes: expected a size such as 64MiB")
-            }
-            maxLine = bytes
-        }
+        if let n = m["max_line_bytes"] { maxLine = try r.size(n, what: "input.max_line_bytes", example: "64MiB") }
         var spec = InputSpec(paths: paths, format: format, maxLineBytes: maxLine, pathLines: r.lines(of: pathsNode))
         func only(_ key: String, _ formats: [String]) throws(RecipeError) {
             if let n = m[key], !formats.contains(format) {
@@ -131,11 +125,7 @@ public struct RecipeLoader: Sendable {
             spec.contentTypes = try r.stringList(n, what: "input.content_types").map { $0.lowercased() }
         }
         if let n = m["max_document_bytes"] {
-            guard case .success(let v) = ParameterType.byteSize.normalize(r.json(n)), let bytes = v.intValue, bytes > 0
-            else {
-                throw r.error(n, "input.max_document_bytes: expected a size such as 16MiB")
-            }
-            spec.maxDocumentBytes = bytes
+            spec.maxDocumentBytes = try r.size(n, what: "input.max_document_bytes", example: "16MiB")
         }
         if let n = m["files_per_shard"] {
             let v = try r.int(n, what: "input.files_per_shard")
@@ -329,6 +319,15 @@ private struct Reader {
     func string(_ node: Node, what: String) throws(RecipeError) -> String {
         guard case .scalar(let s) = node, !isNull(node) else { throw error(node, "\(what) must be a string") }
         return s.string
+    }
+
+    /// A positive size in bytes (`16MiB`, `8KB` or a number).
+    func size(_ node: Node, what: String, example: String) throws(RecipeError) -> Int {
+        guard case .success(let v) = ParameterType.byteSize.normalize(json(node)), let bytes = v.intValue, bytes > 0
+        else {
+            throw error(node, "\(what): expected a size such as \(example)")
+        }
+        return bytes
     }
 
     func int(_ node: Node, what: String) throws(RecipeError) -> Int {
