@@ -217,8 +217,8 @@ static void count_text(const xmlChar *content, uint32_t *bytes, uint32_t *commas
             i++;
             continue;
         }
-        size_t n = i + 4;  // enough look-ahead for one character; the string is NUL-terminated
-        if (is_space_at(s, i, n, &w) && s[i + 1] && (w < 3 || s[i + 2])) {
+        // No length needed: the string is NUL-terminated and a match reads a byte only after non-NUL ones.
+        if (is_space_at(s, i, SIZE_MAX, &w)) {
             i += w;
             continue;
         }
