@@ -23,13 +23,14 @@ public final class WARCReader: DocumentReader {
     private var atEnd = false
     /// A source error met while filling the buffer, reported with the record it broke.
     private var sourceError: SourceError?
-    private var shardName: String
+    /// The file name, for ids and provenance.
+    private let fileName: String
 
     public init(path: String, options: RawInputOptions) throws(SourceError) {
         self.path = path
         self.options = options
         source = path.hasSuffix(".gz") ? try GzipSource(path: path) : try PlainSource(path: path)
-        shardName = (path as NSString).lastPathComponent
+        fileName = (path as NSString).lastPathComponent
     }
 
     public var fileBytesRead: Int { source.fileOffset }
@@ -159,12 +160,7 @@ public final class WARCReader: DocumentReader {
                         "not a WARC record header at byte \(recordOffset): '\(shown)'"))
             }
             var headers: [String: String] = [:]
-            while let l = try line(), !l.isEmpty {
-                guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { continue }
-                let name = String(decoding: l[..<colon], as: UTF8.self).lowercased()
-                let value = String(decoding: l[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                headers[name] = value
-            }
+            while let l = try line(), !l.isEmpty { Self.addHeader(l[...], to: &headers) }
             if sourceError != nil { return .error(broken(recordOffset)) }
             guard let lengthText = headers["content-length"], let length = Int(lengthText), length >= 0 else {
                 try resync()
@@ -324,7 +320,7 @@ public final class WARCReader: DocumentReader {
         let decoded = DecodedPage.decode(raw, declared: type == "conversion" ? "utf-8" : charset, html: isHTML)
         var id = headers["warc-record-id"] ?? ""
         if id.hasPrefix("<") && id.hasSuffix(">") { id = String(id.dropFirst().dropLast()) }
-        if id.isEmpty { id = shardName + "#" + String(offset) }
+        if id.isEmpty { id = fileName + "#" + String(offset) }
         var metadata = JSONObject([
             (key: "content_type", value: .string(type == "conversion" ? "text/plain" : mime))
         ])
@@ -335,7 +331,7 @@ public final class WARCReader: DocumentReader {
         if truncated { metadata["truncated"] = .bool(true) }
         metadata["warc"] = .object(
             JSONObject([
-                (key: "file", value: .string(shardName)), (key: "offset", value: .number(JSONNumber(offset))),
+                (key: "file", value: .string(fileName)), (key: "offset", value: .number(JSONNumber(offset))),
                 (key: "type", value: .string(type)),
             ]))
         var fields: [(key: String, value: JSONValue)] = [(key: "source", value: .string(options.source))]
@@ -376,14 +372,16 @@ public final class WARCReader: DocumentReader {
             guard parts.count >= 2, let code = Int(String(decoding: parts[1], as: UTF8.self)) else { return nil }
             status = code
             headers = [:]
-            for l in lines.dropFirst() {
-                guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { continue }
-                let name = String(decoding: l[..<colon], as: UTF8.self).lowercased()
-                let value = String(decoding: l[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                headers[name] = value
-            }
+            for l in lines.dropFirst() { WARCReader.addHeader(l, to: &headers) }
             bodyStart = end
         }
+    }
+
+    /// A `Name: value` header line (WARC or HTTP) into `headers`, the name in lower case; other lines are ignored.
+    static func addHeader(_ line: ArraySlice<UInt8>, to headers: inout [String: String]) {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
+        headers[name] = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
     /// The media type (lower case, no parameters) and charset of a Content-Type value.
