@@ -28,6 +28,19 @@ static int utf8_sequence(const unsigned char *s, size_t i, size_t n) {
     return k;
 }
 
+char *dc_utf16_to_utf8(const uint16_t *units, int32_t count, size_t *length) {
+    int32_t blen = 0;
+    UErrorCode e = U_ZERO_ERROR;
+    u_strToUTF8WithSub(NULL, 0, &blen, units, count, 0xFFFD, NULL, &e);
+    char *b = malloc((size_t)blen + 1);
+    if (!b) return NULL;
+    e = U_ZERO_ERROR;
+    u_strToUTF8WithSub(b, blen + 1, &blen, units, count, 0xFFFD, NULL, &e);
+    b[blen] = 0;
+    *length = (size_t)blen;
+    return b;
+}
+
 int dc_utf8_length(const unsigned char *s, size_t n) { return utf8_sequence(s, 0, n); }
 
 /// Bytes from `i` that are ASCII, eight at a time.
@@ -163,18 +176,12 @@ static int convert(const char *name, const char *s, size_t n, dc_result *out) {
     int32_t ulen = ucnv_toUChars(cv, u, (int32_t)(n * 2 + 16), s, (int32_t)n, &e);
     ucnv_close(cv);
     if (U_FAILURE(e)) { free(u); return 1; }
-    int32_t blen = 0;
-    UErrorCode e2 = U_ZERO_ERROR;
-    u_strToUTF8WithSub(NULL, 0, &blen, u, ulen, 0xFFFD, NULL, &e2);
-    char *b = malloc((size_t)blen + 1);
-    if (!b) { free(u); return -1; }
-    e2 = U_ZERO_ERROR;
-    u_strToUTF8WithSub(b, blen + 1, &blen, u, ulen, 0xFFFD, NULL, &e2);
+    size_t blen = 0;
+    char *b = dc_utf16_to_utf8(u, ulen, &blen);
     free(u);
-    if (U_FAILURE(e2)) { free(b); return 1; }
-    b[blen] = 0;
+    if (!b) return -1;
     out->text = b;
-    out->length = (size_t)blen;
+    out->length = blen;
     out->invalid = counter.count;
     return 0;
 }

@@ -133,15 +133,11 @@ static int nfc(const char *in, size_t n, dt_buffer *out, int *changed) {
     int32_t vlen = unorm2_normalize(norm, u, ulen, v, ulen * 3 + 16, &e);
     free(u);
     if (U_FAILURE(e)) { free(v); return -1; }
-    int32_t blen = 0;
-    UErrorCode e2 = U_ZERO_ERROR;
-    u_strToUTF8WithSub(NULL, 0, &blen, v, vlen, 0xFFFD, NULL, &e2);
-    char *b = malloc((size_t)blen + 1);
-    if (!b) { free(v); return -1; }
-    e2 = U_ZERO_ERROR;
-    u_strToUTF8WithSub(b, blen + 1, &blen, v, vlen, 0xFFFD, NULL, &e2);
+    size_t blen = 0;
+    char *b = dc_utf16_to_utf8(v, vlen, &blen);
     free(v);
-    int r = dt_buffer_put(out, b, (size_t)blen);
+    if (!b) return -1;
+    int r = dt_buffer_put(out, b, blen);
     free(b);
     *changed = 1;
     return r;

@@ -2,6 +2,7 @@
 #define DARWIN_CHARSET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Where the charset of a page came from.
 enum dc_source { DC_BOM = 0, DC_HTTP = 1, DC_META = 2, DC_UTF8 = 3, DC_DETECTED = 4, DC_FALLBACK = 5 };
@@ -22,6 +23,10 @@ typedef struct {
 int dc_decode(const char *bytes, size_t length, const char *declared, int is_html, dc_result *out);
 
 void dc_result_free(dc_result *r);
+
+/// UTF-16 code units as UTF-8 in a malloc'd, NUL-terminated string (unpaired surrogates become U+FFFD); NULL
+/// when memory runs out.
+char *dc_utf16_to_utf8(const uint16_t *units, int32_t count, size_t *length);
 
 /// The length of the valid UTF-8 character at `s` (at most `n` bytes available), or 0 if it is not one.
 int dc_utf8_length(const unsigned char *s, size_t n);
