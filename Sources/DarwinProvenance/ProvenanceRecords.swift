@@ -156,6 +156,8 @@ public struct TaskRecord: Sendable, Equatable {
     public var outputChecksum: String?
     public var outputs: [OutputFileRecord]
     public var error: String?
+    /// Error records counted but not written (past the per-shard cap).
+    public var errorsUnwritten = 0
 }
 
 /// What a completed task reports.
@@ -167,6 +169,12 @@ public struct TaskResult: Sendable {
     public var steps: [(step: String, position: Int, stats: StepStats)] = []
     /// Input problems per kind.
     public var inputErrors: [String: Int] = [:]
+    /// The first few input problems, as examples for `run`, `status` and `stats`.
+    public var errorSamples: [InputErrorSample] = []
+    /// Error records counted but not written (past the per-shard cap).
+    public var errorsUnwritten = 0
+    /// For a task that read a job input shard: what it read (with the hash of its whole content).
+    public var inputIdentity: InputShardRecord?
     public var seconds = 0.0
 
     public init() {}
@@ -178,4 +186,53 @@ public struct StepTotals: Sendable {
     public var step: String
     public var position: Int
     public var stats: StepStats
+}
+
+/// What darwin knew about an input shard when it last looked: size, modification time and content hashes.
+///
+/// A shard whose size and modification time are unchanged (and were not recorded within a second of the
+/// last edit, when a later edit could keep the same time) is taken as unchanged without reading it;
+/// otherwise its content is hashed again and compared with `contentHash` (the XXH3-128 of every byte,
+/// recorded by the task that read the shard) or, before any task read it, `sampleHash`.
+public struct InputShardRecord: Sendable, Equatable {
+    /// The shard name (`part-00003`), the key the plan uses.
+    public var name: String
+    public var path: String
+    /// Bytes (summed over the files of a `files` shard).
+    public var size: Int
+    /// Modification time in nanoseconds since 1970 (the latest of a `files` shard).
+    public var modifiedNanoseconds: Int64
+    /// XXH3-128 of the first and last 64 KiB and the size.
+    public var sampleHash: String
+    /// XXH3-128 of the whole content, once a task has read the shard.
+    public var contentHash: String?
+    /// When the record was made (seconds since 1970).
+    public var checkedAt: Double
+
+    public init(
+        name: String, path: String, size: Int, modifiedNanoseconds: Int64, sampleHash: String, contentHash: String?,
+        checkedAt: Double
+    ) {
+        self.name = name
+        self.path = path
+        self.size = size
+        self.modifiedNanoseconds = modifiedNanoseconds
+        self.sampleHash = sampleHash
+        self.contentHash = contentHash
+        self.checkedAt = checkedAt
+    }
+}
+
+/// One input problem kept in provenance as an example (the first few of each task).
+public struct InputErrorSample: Sendable, Equatable {
+    public var kind: String
+    /// `file:line` (or `file@offset` for binary formats).
+    public var location: String
+    public var message: String
+
+    public init(kind: String, location: String, message: String) {
+        self.kind = kind
+        self.location = location
+        self.message = message
+    }
 }

@@ -112,6 +112,29 @@ enum ProvenanceSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v2-input-identity-error-samples") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE input_shards (
+                        name TEXT PRIMARY KEY,
+                        path TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        modified_ns INTEGER NOT NULL,
+                        sample_hash TEXT NOT NULL,
+                        content_hash TEXT,
+                        checked_at REAL NOT NULL
+                    );
+                    CREATE TABLE input_error_samples (
+                        task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+                        position INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        location TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        PRIMARY KEY (task_id, position)
+                    );
+                    ALTER TABLE tasks ADD COLUMN errors_unwritten INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 }

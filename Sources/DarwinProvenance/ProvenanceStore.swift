@@ -264,6 +264,83 @@ public final class ProvenanceStore: Sendable {
                 try db.execute(
                     sql: "INSERT INTO input_errors (task_id, kind, count) VALUES (?, ?, ?)", arguments: [id, kind, n])
             }
+            try db.execute(sql: "DELETE FROM input_error_samples WHERE task_id = ?", arguments: [id])
+            for (i, e) in result.errorSamples.enumerated() {
+                try db.execute(
+                    sql:
+                        "INSERT INTO input_error_samples (task_id, position, kind, location, message) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [id, i, e.kind, e.location, e.message])
+            }
+            try db.execute(
+                sql: "UPDATE tasks SET errors_unwritten = ? WHERE id = ?", arguments: [result.errorsUnwritten, id])
+            if let input = result.inputIdentity { try Self.saveInputShard(input, db) }
+        }
+    }
+
+    // MARK: - Input shards
+
+    /// What was recorded about each input shard, by name.
+    public func inputShards() throws(ProvenanceError) -> [String: InputShardRecord] {
+        try read("reading input shards") { db in
+            var out: [String: InputShardRecord] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT * FROM input_shards") {
+                let name: String = r["name"]
+                out[name] = InputShardRecord(
+                    name: name, path: r["path"], size: r["size"], modifiedNanoseconds: r["modified_ns"],
+                    sampleHash: r["sample_hash"], contentHash: r["content_hash"], checkedAt: r["checked_at"])
+            }
+            return out
+        }
+    }
+
+    /// Records (or replaces) what is known about input shards.
+    public func saveInputShards(_ records: [InputShardRecord]) throws(ProvenanceError) {
+        try write("saving input shards") { db in
+            for r in records { try Self.saveInputShard(r, db) }
+        }
+    }
+
+    private static func saveInputShard(_ r: InputShardRecord, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO input_shards (name, path, size, modified_ns, sample_hash, content_hash, checked_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET path = excluded.path, size = excluded.size,
+                    modified_ns = excluded.modified_ns, sample_hash = excluded.sample_hash,
+                    content_hash = excluded.content_hash, checked_at = excluded.checked_at
+                """,
+            arguments: [r.name, r.path, r.size, r.modifiedNanoseconds, r.sampleHash, r.contentHash, r.checkedAt])
+    }
+
+    /// Forgets tasks (their outputs are removed by the caller), so that the next run redoes them.
+    public func forgetTasks(_ keys: [TaskKey]) throws(ProvenanceError) {
+        try write("forgetting tasks") { db in
+            for k in keys {
+                try db.execute(
+                    sql: "DELETE FROM tasks WHERE stage = ? AND phase = ? AND shard_index = ?",
+                    arguments: [k.stage, k.phase, k.shardIndex])
+            }
+        }
+    }
+
+    /// The first recorded input problems of done tasks, per stage, in task order (at most `limit` per stage).
+    public func inputErrorSamples(limit: Int) throws(ProvenanceError) -> [String: [InputErrorSample]] {
+        try read("reading input error samples") { db in
+            var out: [String: [InputErrorSample]] = [:]
+            for r in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT t.stage, e.kind, e.location, e.message FROM input_error_samples e
+                    JOIN tasks t ON t.id = e.task_id AND t.status = 'done'
+                    ORDER BY t.stage, t.phase, t.shard_index, e.position
+                    """)
+            {
+                let stage: String = r["stage"]
+                if out[stage, default: []].count >= limit { continue }
+                out[stage, default: []].append(
+                    InputErrorSample(kind: r["kind"], location: r["location"], message: r["message"]))
+            }
+            return out
         }
     }
 
@@ -302,7 +379,7 @@ public final class ProvenanceStore: Sendable {
                     status: TaskStatus(rawValue: status) ?? .pending, attempts: r["attempts"],
                     startedAt: r["started_at"], finishedAt: r["finished_at"], seconds: r["seconds"], counts: counts,
                     outputPath: r["output_path"], outputChecksum: r["output_checksum"], outputs: outputs,
-                    error: r["error"])
+                    error: r["error"], errorsUnwritten: r["errors_unwritten"])
             }
         }
     }

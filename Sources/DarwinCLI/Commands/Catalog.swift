@@ -17,8 +17,11 @@ extension DarwinCommand {
             let loader = RecipeLoader(registry: StepCatalog.registry)
             do {
                 let r = try loader.load(path: recipe)
-                let inputs = try InputResolver.resolve(
-                    r.input, base: FileManager.default.currentDirectoryPath, recipePath: recipe)
+                let cwd = FileManager.default.currentDirectoryPath
+                let inputs = try InputResolver.resolve(r.input, base: cwd, recipePath: recipe)
+                try InputResolver.checkFolders(
+                    r.input, base: cwd, output: absolute(r.output.path, base: cwd), outputLine: r.output.line,
+                    recipePath: recipe)
                 let plan = try JobPlan(recipe: r, inputs: inputs, outputDirectory: r.output.path)
                 print(
                     "\(recipe): valid · \(inputs.count) input shard(s), \(ByteSize.format(inputs.reduce(0) { $0 + $1.fileBytes })) · output \(r.output.path)"

@@ -23,6 +23,22 @@ struct RunOptionGroup: ParsableArguments {
     @Flag(name: .long, help: "Treat any bad input line (malformed JSON, invalid UTF-8, damaged stream) as fatal.")
     var strict = false
 
+    @Option(
+        name: .long,
+        help: "Most input errors per shard and per job before the shard's task fails or the job stops (default: no limit)."
+    )
+    var maxErrors: Int?
+
+    @Option(
+        name: .long,
+        help:
+            "Largest share of a shard's (and the job's) records that may be input errors, judged from 10 errors on (default: 0.5)."
+    )
+    var maxErrorRate: Double = ErrorBudget.defaultMaxRate
+
+    @Flag(name: .long, help: "Hash every input shard in full to check it is what the job read before, whatever its size and time say.")
+    var verifyInputs = false
+
     @Flag(name: .long, help: "Keep the intermediate files of global steps (dedup) after their stage completes.")
     var keepIntermediate = false
 
@@ -44,6 +60,8 @@ struct RunOptionGroup: ParsableArguments {
             throw ValidationError("--progress must be one of auto, live, plain, none")
         }
         if progressInterval <= 0 { throw ValidationError("--progress-interval must be positive") }
+        if let maxErrors, maxErrors < 0 { throw ValidationError("--max-errors must be at least 0") }
+        if !(0...1).contains(maxErrorRate) { throw ValidationError("--max-error-rate must be in 0…1") }
     }
 
     /// Rank and world size from flags, else from Slurm's environment.
@@ -61,7 +79,8 @@ struct RunOptionGroup: ParsableArguments {
         return RunOptions(
             workers: workers ?? ProcessInfo.processInfo.activeProcessorCount, until: until, rank: rank,
             worldSize: world, force: force, strict: strict, keepIntermediate: keepIntermediate,
-            progress: ProgressStyle(rawValue: progress) ?? .auto, progressInterval: progressInterval, command: command)
+            progress: ProgressStyle(rawValue: progress) ?? .auto, progressInterval: progressInterval, command: command,
+            verifyInputs: verifyInputs, errorBudget: ErrorBudget(maxErrors: maxErrors, maxRate: maxErrorRate))
     }
 }
 
@@ -103,6 +122,9 @@ enum JobExecution {
         let rate = summary.seconds > 0 ? Double(summary.docsIn) / summary.seconds : 0
         let work =
             "\(summary.tasksRun) task(s) run, \(summary.tasksSkipped) already done; \(Format.count(summary.docsIn)) docs read in \(String(format: "%.1f", summary.seconds)) s (\(Format.count(Int(rate))) docs/s)"
+        if let report = try? JobReport(outputDirectory: output) {
+            console.warning(lines: report.inputErrorSummary)
+        }
         if summary.interrupted != .none {
             console.warning("interrupted: \(work); `darwin resume \(output)` continues")
             throw ExitCode(128 + Int32(summary.interrupted.rawValue))

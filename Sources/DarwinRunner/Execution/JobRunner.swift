@@ -21,12 +21,19 @@ public struct RunOptions: Sendable {
     public var progressInterval: Double
     /// The command line, recorded in provenance.
     public var command: String
+    /// Rehash every input shard in full before resuming, whatever its size and time say.
+    public var verifyInputs = false
+    /// Bad input each shard, and the job, may hold.
+    public var errorBudget = ErrorBudget()
 
     public init(
         workers: Int, until: String? = nil, rank: Int = 0, worldSize: Int = 1, force: Bool = false,
         strict: Bool = false, keepIntermediate: Bool = false, progress: ProgressStyle = .auto,
-        progressInterval: Double = 10, command: String = "darwin run"
+        progressInterval: Double = 10, command: String = "darwin run", verifyInputs: Bool = false,
+        errorBudget: ErrorBudget = ErrorBudget()
     ) {
+        self.verifyInputs = verifyInputs
+        self.errorBudget = errorBudget
         self.workers = workers
         self.until = until
         self.rank = rank
@@ -73,8 +80,8 @@ public final class JobRunner: Sendable {
     public let options: RunOptions
     public let control: RunControl
     private let baseDirectory: String
-    private let outputDirectory: String
-    private let console: Console
+    let outputDirectory: String
+    let console: Console
 
     /// - Parameters:
     ///   - baseDirectory: where relative input paths start.
@@ -107,6 +114,9 @@ public final class JobRunner: Sendable {
         let plan: JobPlan
         do {
             inputs = try InputResolver.resolve(recipe.input, base: baseDirectory, recipePath: recipe.sourcePath)
+            try InputResolver.checkFolders(
+                recipe.input, base: baseDirectory, output: outputDirectory, outputLine: recipe.output.line,
+                recipePath: recipe.sourcePath)
             fullPlan = try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory)
             plan = try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, until: options.until)
         } catch {
@@ -177,6 +187,8 @@ public final class JobRunner: Sendable {
             throw .provenance("\(error)")
         }
 
+        try reconcileInputs(plan: fullPlan, store: store)
+
         // Tasks: skip what is done, redo everything else from scratch.
         let runID: Int64
         let done: Set<TaskKey>
@@ -205,8 +217,16 @@ public final class JobRunner: Sendable {
         let progress = ProgressCounters()
         let workerCount = max(1, options.workers)
         let executor = TaskExecutor(
-            plan: plan, control: control, progress: progress, strict: options.strict, workers: workerCount)
+            plan: plan, control: control, progress: progress, strict: options.strict,
+            errorBudget: options.errorBudget, workers: workerCount)
         let results = ResultCollector()
+        do {
+            let earlier = try store.tasks().filter { $0.status == .done }
+            results.countInput(records: earlier.reduce(0) { $0 + $1.counts.docsIn + $1.counts.docsErrored },
+                errors: earlier.reduce(0) { $0 + $1.counts.docsErrored })
+        } catch {
+            throw .provenance("\(error)")
+        }
         let group = DispatchGroup()
         for w in 0..<workerCount {
             group.enter()
@@ -250,6 +270,13 @@ public final class JobRunner: Sendable {
         summary.tasksRun = r.completed
         summary.failures = r.failures
         summary.fatal = r.fatal
+        let input = results.countInput(records: 0, errors: 0)
+        if summary.fatal == nil, !control.isStopping,
+            let message = options.errorBudget.exceeded(
+                errors: input.errors, records: input.records, final: true, scope: "job")
+        {
+            summary.fatal = message
+        }
         summary.docsIn = progress.snapshot.docs
         summary.bytesIn = progress.snapshot.bytes
         summary.blocked = scheduler.blockedTasks.count
@@ -331,6 +358,14 @@ public final class JobRunner: Sendable {
                 }
                 CrashPoints.reach("after-done")
                 results.completed()
+                let input = results.countInput(
+                    records: result.counts.docsIn + result.counts.docsErrored, errors: result.counts.docsErrored)
+                if let message = options.errorBudget.exceeded(
+                    errors: input.errors, records: input.records, final: false, scope: "job")
+                {
+                    results.fatal(message)
+                    control.requestStop(.fatal)
+                }
                 scheduler.finish(key, succeeded: true)
             } catch {
                 for f in pending { AtomicFiles.remove(f.temporary) }
@@ -424,7 +459,20 @@ final class ResultCollector: @unchecked Sendable {
     private var failures: [(task: TaskKey, shard: String, message: String)] = []
     private var fatalMessage: String?
 
+    private var inputRecords = 0
+    private var inputErrors = 0
+
     func completed() { lock.withLock { completedCount += 1 } }
+
+    /// Adds a task's records and input errors to the job's; returns the totals.
+    @discardableResult
+    func countInput(records: Int, errors: Int) -> (records: Int, errors: Int) {
+        lock.withLock {
+            inputRecords += records
+            inputErrors += errors
+            return (inputRecords, inputErrors)
+        }
+    }
 
     func failed(_ key: TaskKey, shard: String, message: String) {
         lock.withLock { failures.append((key, shard, message)) }

@@ -19,6 +19,11 @@ public final class Console: @unchecked Sendable {
     public func info(_ message: String) { if !quiet { emit("darwin: " + message) } }
     public func warning(_ message: String) { emit("darwin: warning: " + message) }
     public func error(_ message: String) { emit("darwin: error: " + message) }
+    /// A warning of several lines: the first prefixed, the others indented beneath it.
+    public func warning(lines: [String]) {
+        guard let first = lines.first else { return }
+        emit((["darwin: warning: " + first] + lines.dropFirst().map { "  " + $0 }).joined(separator: "\n"))
+    }
 
     private func emit(_ line: String) {
         lock.withLock {

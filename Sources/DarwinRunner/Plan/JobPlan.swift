@@ -50,6 +50,25 @@ public struct JobPlan: Sendable {
         }
     }
 
+    /// The tasks whose results depend on the given input shards (by index), directly or through earlier
+    /// tasks: the shards' tasks in stages of streaming steps, and every task of a stage with a global step
+    /// (its reduce phases read all shards) and of every stage after it.
+    public func tasksDepending(onInputs shards: Set<Int>) -> Set<TaskKey> {
+        var affected = shards
+        var out = Set<TaskKey>()
+        for stage in stages {
+            guard !affected.isEmpty else { break }
+            if !stage.globalSteps.isEmpty { affected = Set(inputs.indices) }
+            for phase in stage.phases {
+                let indices = phase.index == 0 || stage.globalSteps.isEmpty ? affected : Set(0..<phase.taskCount)
+                for i in indices where i < phase.taskCount {
+                    out.insert(TaskKey(stage: stage.spec.name, phase: phase.index, shardIndex: i))
+                }
+            }
+        }
+        return out
+    }
+
     /// The rank that runs a task: shards and partitions are dealt round-robin.
     public static func owner(of key: TaskKey, worldSize: Int) -> Int { key.shardIndex % max(1, worldSize) }
 }
@@ -131,21 +150,43 @@ public struct StagePlan: Sendable {
                 (key: "write_rejected", value: .bool(recipe.output.writeRejected)),
             ]))
         o["seed"] = .number(JSONNumber(lexeme: String(recipe.seed)))
-        if position == 0 {
-            o["input"] = .object(
-                JSONObject([
-                    (key: "format", value: .string(recipe.input.format)),
-                    (key: "max_line_bytes", value: .number(JSONNumber(recipe.input.maxLineBytes))),
-                    (
-                        key: "shards",
-                        value: .array(inputs.map { .array([.string($0.name), .number(JSONNumber($0.fileBytes))]) })
-                    ),
-                ]))
-        }
+        if position == 0 { o["input"] = .object(Self.inputDefinition(recipe.input, inputs)) }
         let definition = JSONWriter.string(.object(o))
         self.definition = definition
         let h = Hashing.xxh128(previousFingerprint + "\n" + definition)
         self.fingerprint = Hashing.hex(h.high) + Hashing.hex(h.low)
+    }
+
+    /// Every input option that changes which documents are read or what they hold, and the shard names.
+    ///
+    /// Shard contents are not part of the definition: each shard's size, time and content hash are
+    /// compared on their own (`input_shards` in provenance), so that a changed shard redoes only the tasks
+    /// that depend on it.
+    static func inputDefinition(_ input: InputSpec, _ inputs: [InputShard]) -> JSONObject {
+        var o = JSONObject()
+        o["format"] = .string(input.format)
+        o["max_line_bytes"] = .number(JSONNumber(input.maxLineBytes))
+        if let source = input.source { o["source"] = .string(source) }
+        switch input.format {
+        case "jsonl":
+            o["fields"] = .object(
+                JSONObject([
+                    (key: "id", value: .string(input.idField)), (key: "text", value: .string(input.textField)),
+                    (key: "url", value: input.urlField.map(JSONValue.string) ?? .null),
+                ]))
+        case "warc":
+            o["content_types"] = .array(input.contentTypes.map(JSONValue.string))
+            o["max_document_bytes"] = .number(JSONNumber(input.maxDocumentBytes))
+        default:
+            o["max_document_bytes"] = .number(JSONNumber(input.maxDocumentBytes))
+            o["files_per_shard"] = .number(JSONNumber(input.filesPerShard))
+            // Which files each shard groups (hashed: a tree may hold millions).
+            let names = inputs.map { $0.files.joined(separator: "\n") }.joined(separator: "\n\n")
+            let h = Hashing.xxh128(names)
+            o["files"] = .string(Hashing.hex(h.high) + Hashing.hex(h.low))
+        }
+        o["shards"] = .array(inputs.map { .string($0.name) })
+        return o
     }
 
     /// The stage's level.

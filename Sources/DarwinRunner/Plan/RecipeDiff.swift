@@ -63,26 +63,25 @@ public struct RecipeDiff: Sendable {
     private static func describeInput(_ a: JSONValue?, _ b: JSONValue?) -> [String] {
         guard a != b, let a = a?.objectValue, let b = b?.objectValue else { return [] }
         var out: [String] = []
-        for key in ["format", "max_line_bytes"] where a[key] != b[key] {
+        for key in Set(a.keys + b.keys).sorted() where key != "shards" && key != "files" && a[key] != b[key] {
             out.append("input \(key) \(show(a[key])) → \(show(b[key]))")
         }
-        func shards(_ o: JSONObject) -> [String: String] {
-            var d: [String: String] = [:]
-            for s in o["shards"]?.arrayValue ?? [] {
-                if let pair = s.arrayValue, pair.count == 2, let n = pair[0].stringValue { d[n] = show(pair[1]) }
-            }
-            return d
+        if a["files"] != nil, b["files"] != nil, a["files"] != b["files"], a["shards"] == b["shards"] {
+            out.append("input files of the shards changed")
+        }
+        // Shards are names (older jobs recorded [name, size] pairs).
+        func shards(_ o: JSONObject) -> Set<String> {
+            Set((o["shards"]?.arrayValue ?? []).compactMap { $0.stringValue ?? $0.arrayValue?.first?.stringValue })
         }
         let sa = shards(a), sb = shards(b)
-        let added = sb.keys.filter { sa[$0] == nil }.sorted()
-        let removed = sa.keys.filter { sb[$0] == nil }.sorted()
-        let resized = sa.keys.filter { sb[$0] != nil && sb[$0] != sa[$0] }.sorted()
+        let added = sb.subtracting(sa).sorted()
+        let removed = sa.subtracting(sb).sorted()
         func list(_ names: [String]) -> String {
             names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
         }
         if !added.isEmpty { out.append("input has \(added.count) new shard(s): \(list(added))") }
         if !removed.isEmpty { out.append("input lost \(removed.count) shard(s): \(list(removed))") }
-        if !resized.isEmpty { out.append("input shard(s) changed size: \(list(resized))") }
+        if out.isEmpty, a["shards"] != b["shards"] { out.append("input shards recorded differently (an older darwin)") }
         return out
     }
 

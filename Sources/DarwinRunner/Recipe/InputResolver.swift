@@ -105,6 +105,87 @@ public enum InputResolver {
         return shards.sorted { $0.name < $1.name }
     }
 
+    /// Refuses an output folder that is an input folder, lies inside one, or holds an input: a later run
+    /// would read the job's own output as input (or a rerun would delete input).
+    ///
+    /// - Parameters:
+    ///   - output: the job folder, absolute.
+    ///   - outputLine: the recipe line of the output path.
+    /// - Throws: ``RecipeError`` naming the recipe line of the output or of the input path at fault.
+    public static func checkFolders(
+        _ input: InputSpec, base: String, output: String, outputLine: Int?, recipePath: String
+    ) throws(RecipeError) {
+        let out = canonical(output)
+        for (i, entry) in input.paths.enumerated() {
+            let line = i < input.pathLines.count ? input.pathLines[i] : nil
+            let absolute = normalize(entry.hasPrefix("/") ? entry : base + "/" + entry)
+            if hasWildcard(absolute) {
+                let root = absolute.split(separator: "/", omittingEmptySubsequences: false)
+                    .prefix { !hasWildcard(String($0)) }.joined(separator: "/")
+                let canonicalRoot = canonical(root.isEmpty ? "/" : root)
+                if isInside(canonicalRoot, out) || canonicalRoot == out {
+                    throw RecipeError(
+                        path: recipePath, line: line,
+                        message: "input path '\(entry)' is inside the output folder \(output); choose an output outside the input")
+                }
+                // Would the pattern match the output folder or one of its parents?
+                let pattern = canonicalRoot + String(absolute.dropFirst(root.count))
+                var p = out
+                while p.count > canonicalRoot.count, isInside(p, canonicalRoot) {
+                    if fnmatch(pattern, p, FNM_PATHNAME) == 0 {
+                        throw RecipeError(
+                            path: recipePath, line: outputLine ?? line,
+                            message:
+                                "output folder \(output) matches input path '\(entry)'; the next run would read the job's own output: choose an output outside the input"
+                        )
+                    }
+                    p = (p as NSString).deletingLastPathComponent
+                }
+                continue
+            }
+            let path = canonical(absolute)
+            if path == out {
+                throw RecipeError(
+                    path: recipePath, line: outputLine ?? line,
+                    message: "output folder \(output) is the input path '\(entry)'; choose another output folder")
+            }
+            if isInside(out, path) {
+                throw RecipeError(
+                    path: recipePath, line: outputLine ?? line,
+                    message:
+                        "output folder \(output) is inside input path '\(entry)'; the next run would read the job's own output: choose an output outside the input"
+                )
+            }
+            if isInside(path, out) {
+                throw RecipeError(
+                    path: recipePath, line: line,
+                    message: "input path '\(entry)' is inside the output folder \(output); choose an output outside the input")
+            }
+        }
+    }
+
+    /// Whether `path` lies strictly inside folder `folder` (both canonical).
+    private static func isInside(_ path: String, _ folder: String) -> Bool {
+        let f = folder.hasSuffix("/") ? folder : folder + "/"
+        return path.hasPrefix(f)
+    }
+
+    /// The absolute path with symbolic links of its existing part resolved (the rest kept as written).
+    static func canonical(_ path: String) -> String {
+        var existing = normalize(path)
+        var rest: [String] = []
+        while !existing.isEmpty, existing != "/", !FileManager.default.fileExists(atPath: existing) {
+            rest.insert((existing as NSString).lastPathComponent, at: 0)
+            existing = (existing as NSString).deletingLastPathComponent
+        }
+        var resolved = existing
+        if let r = realpath(existing, nil) {
+            resolved = String(cString: r)
+            free(r)
+        }
+        return rest.isEmpty ? resolved : normalize(resolved + "/" + rest.joined(separator: "/"))
+    }
+
     /// Strips a shard extension: `a/b.jsonl.zst` → `a/b`; `nil` if the name has none.
     public static func shardName(_ relative: String, _ exts: [String] = extensions) -> String? {
         for ext in exts where relative.hasSuffix(ext) && relative.count > ext.count {

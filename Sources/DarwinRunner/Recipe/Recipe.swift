@@ -63,6 +63,8 @@ public struct OutputSpec: Sendable, Equatable {
     public var compressionLevel: Int
     /// Whether dropped documents are written to `_rejected/` (counts are recorded either way).
     public var writeRejected: Bool
+    /// Recipe line of the output path, for messages.
+    public var line: Int? = nil
 }
 
 /// One stage: a level and its ordered steps.

@@ -137,7 +137,8 @@ public struct RecipeLoader: Sendable {
 
     private func parseOutput(_ node: Node, _ r: Reader) throws(RecipeError) -> OutputSpec {
         if case .scalar = node {
-            return OutputSpec(path: try r.string(node, what: "output"), compressionLevel: 3, writeRejected: true)
+            return OutputSpec(
+                path: try r.string(node, what: "output"), compressionLevel: 3, writeRejected: true, line: r.line(node))
         }
         let m = try r.mapping(node, what: "output", allowed: ["path", "compression_level", "write_rejected"])
         guard let p = m["path"] else { throw r.error(node, "output needs 'path' (the job folder)") }
@@ -152,7 +153,7 @@ public struct RecipeLoader: Sendable {
         }
         var writeRejected = true
         if let n = m["write_rejected"] { writeRejected = try r.bool(n, what: "output.write_rejected") }
-        return OutputSpec(path: path, compressionLevel: level, writeRejected: writeRejected)
+        return OutputSpec(path: path, compressionLevel: level, writeRejected: writeRejected, line: r.line(p))
     }
 
     private func parseStage(_ node: Node, _ r: Reader) throws(RecipeError) -> StageSpec {

@@ -11,6 +11,8 @@ public struct JobReport: Sendable {
     public let runs: [RunRecord]
     public let stepTotals: [StepTotals]
     public let inputErrors: [String: [String: Int]]
+    /// The first recorded input problems per stage (examples).
+    public let inputErrorSamples: [String: [InputErrorSample]]
     /// Ranks whose provenance file exists.
     public let ranks: [Int]
 
@@ -30,6 +32,7 @@ public struct JobReport: Sendable {
         var runs: [RunRecord] = []
         var totals: [String: StepTotals] = [:]
         var errors: [String: [String: Int]] = [:]
+        var samples: [String: [InputErrorSample]] = [:]
         var ranks: [Int] = []
         for f in files {
             let path = dir + "/" + f
@@ -47,6 +50,9 @@ public struct JobReport: Sendable {
                 for (stage, kinds) in try store.inputErrorTotals() {
                     errors[stage, default: [:]].merge(kinds, uniquingKeysWith: +)
                 }
+                for (stage, list) in try store.inputErrorSamples(limit: Self.errorExamples) {
+                    samples[stage, default: []] += list
+                }
                 ranks.append(j.rank)
             } catch {
                 throw .provenance("\(error)")
@@ -63,6 +69,7 @@ public struct JobReport: Sendable {
             (position[$0.stage] ?? 0, $0.position) < (position[$1.stage] ?? 0, $1.position)
         }
         self.inputErrors = errors
+        self.inputErrorSamples = samples.mapValues { Array($0.prefix(Self.errorExamples)) }
         self.ranks = ranks.sorted()
     }
 
@@ -131,4 +138,29 @@ public struct JobReport: Sendable {
 
     /// Step statistics of a stage, in stage order.
     public func steps(of stage: String) -> [StepTotals] { stepTotals.filter { $0.stage == stage } }
+
+    // MARK: - Input errors
+
+    /// Examples of input errors shown per stage.
+    public static let errorExamples = 3
+
+    /// Input errors of the job in a few lines, per stage: how many, in how many shards, by kind, the first
+    /// few as `file:line: message`, and the command that lists them all; empty when there were none.
+    public var inputErrorSummary: [String] {
+        var lines: [String] = []
+        for stage in stages {
+            guard let kinds = inputErrors[stage.name], !kinds.isEmpty else { continue }
+            let total = kinds.values.reduce(0, +)
+            let done = tasks.filter { $0.key.stage == stage.name && $0.status == .done && $0.counts.docsErrored > 0 }
+            let unwritten = done.reduce(0) { $0 + $1.errorsUnwritten }
+            let byKind = kinds.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
+                .map { "\($0.key) \(Format.count($0.value))" }.joined(separator: ", ")
+            var line = "input errors in stage \(stage.name): \(Format.count(total)) in \(done.count) shard(s) (\(byKind))"
+            if unwritten > 0 { line += "; \(Format.count(unwritten)) counted but not written (over \(Format.count(ErrorBudget.recordsWrittenPerShard)) per shard)" }
+            lines.append(line)
+            for e in inputErrorSamples[stage.name] ?? [] { lines.append("  \(e.location): \(e.message)") }
+            lines.append("  `darwin inspect \(outputDirectory) --stage \(stage.name) --errors` lists them all")
+        }
+        return lines
+    }
 }

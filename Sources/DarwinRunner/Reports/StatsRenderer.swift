@@ -44,6 +44,8 @@ public struct StatsRenderer {
             ])
         }
         out += Self.align(rows, rightAligned: Set(2...10))
+        let errorLines = report.inputErrorSummary.filter { _ in stage == nil }
+        if !errorLines.isEmpty { out += "\n" + errorLines.joined(separator: "\n") + "\n" }
         if stage == nil {
             let levels = levelRows()
             if levels.count > 2 || summaries.count > 1 {

@@ -78,6 +78,8 @@ public struct StatusRenderer {
             ])
         }
         out += StatsRenderer.align(rows, rightAligned: Set(2...8))
+        let errors = report.inputErrorSummary
+        if !errors.isEmpty { out += "\n" + errors.joined(separator: "\n") + "\n" }
         let failed = report.tasks.filter { $0.status == .failed }
         if !failed.isEmpty {
             out += "\nfailed tasks (rerun `darwin resume \(report.outputDirectory)` to retry):\n"

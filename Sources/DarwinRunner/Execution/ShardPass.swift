@@ -1,0 +1,352 @@
+import DarwinCore
+import DarwinIO
+import DarwinProvenance
+import Foundation
+
+/// One pass of a stage over one shard: reads the shard, runs the pass's steps on every document and writes
+/// kept, rejected and error shards under temporary names.
+///
+/// A pass runs, in order, the applier of the global step before its segment (if any), the segment's
+/// streaming steps, and the collector of the global step after it (if any).
+struct ShardPass {
+    /// Where the pass reads and writes.
+    struct Paths {
+        var input: String
+        var kept: String
+        var rejected: String
+        var errors: String
+    }
+
+    let executor: TaskExecutor
+    let stage: StagePlan
+    let shard: ShardInfo
+    let paths: Paths
+    let isFinal: Bool
+    /// Whether the pass reads the job's own input (JSONL, WARC or files, as the recipe says) rather than
+    /// darwin's JSONL from an earlier pass.
+    let readsJobInput: Bool
+
+    private var steps: PassSteps
+    private var writers = PassWriters()
+    private var result = TaskResult()
+    private var budget: ShardErrorBudget
+    private var documentIndex = 0
+    private var keptIndex = 0
+    private let stepNames: [String]
+
+    private var plan: JobPlan { executor.plan }
+    private static let temporarySuffix = TaskExecutor.temporarySuffix
+
+    init(executor: TaskExecutor, stage: StagePlan, phase: PhasePlan, shardIndex: Int) throws(TaskFailure) {
+        guard case .pass(let segment) = phase.kind else { throw .failed("phase \(phase.name) is not a pass") }
+        self.executor = executor
+        self.stage = stage
+        let plan = executor.plan
+        let shardName = plan.inputs[shardIndex].name
+        self.shard = ShardInfo(index: shardIndex, name: shardName)
+        self.isFinal = phase.index == stage.finalPhase
+        self.readsJobInput = segment == 0 && stage.position == 0
+        let layout = StageLayout(root: plan.outputDirectory, stage: stage.spec.name)
+        let input: String
+        if segment > 0 {
+            input = layout.intermediate(segment: segment - 1, shardName)
+        } else if readsJobInput {
+            input = plan.inputs[shardIndex].path
+        } else {
+            input = StageLayout(root: plan.outputDirectory, stage: plan.stages[stage.position - 1].spec.name)
+                .kept(shardName)
+        }
+        self.paths = Paths(
+            input: input, kept: isFinal ? layout.kept(shardName) : layout.intermediate(segment: segment, shardName),
+            rejected: layout.rejected(shardName, phase: phase.index, isFinal: isFinal),
+            errors: layout.errors(shardName, phase: phase.index, isFinal: isFinal))
+        for p in [paths.kept, paths.rejected, paths.errors] {
+            AtomicFiles.remove(p + Self.temporarySuffix)
+            AtomicFiles.remove(p)
+        }
+        self.steps = try PassSteps(executor: executor, stage: stage, segment: segment, shard: shard, layout: layout)
+        self.budget = ShardErrorBudget(budget: executor.errorBudget)
+        self.stepNames = stage.spec.steps.map(\.name)
+    }
+
+    /// Runs the pass.
+    ///
+    /// - Returns: the result and the files to commit (temporary → final).
+    mutating func run() throws(TaskFailure) -> (TaskResult, [(temporary: String, final: String)]) {
+        let started = monotonicSeconds()
+        let identityBefore = try readsJobInput ? inputFingerprint() : nil
+        let reader = try openReader()
+        do {
+            try streamDocuments(from: reader)
+            try steps.finish()
+        } catch let f as TaskFailure {
+            abandon()
+            throw f
+        } catch let e as StepError {
+            abandon()
+            throw .failed(e.message)
+        } catch {
+            abandon()
+            throw .failed("\(error)")
+        }
+        if let message = budget.exceeded(final: true) {
+            abandon()
+            throw .failed(overBudget(message))
+        }
+        let pending = try finishOutputs()
+        if let identityBefore { try recordInputIdentity(before: identityBefore) }
+        if readsJobInput && plan.recipe.input.format != "jsonl" {
+            // What the raw reader saw: records by type, documents by content type, what it skipped and why.
+            var read = StepStats()
+            read.counters = reader.counters
+            read.documentsIn = result.counts.docsIn
+            result.steps.append(("read_" + plan.recipe.input.format, -1, read))
+        }
+        result.steps += steps.statistics
+        result.seconds = monotonicSeconds() - started
+        return (result, pending + steps.pendingWorkspaceOutputs)
+    }
+
+    // MARK: - Reading
+
+    private func openReader() throws(TaskFailure) -> any DocumentReader {
+        do {
+            let input = plan.recipe.input
+            if readsJobInput && input.format == "warc" {
+                return try WARCReader(path: paths.input, options: input.rawOptions)
+            } else if readsJobInput && input.format == "files" {
+                return FileTreeReader(
+                    root: paths.input, files: plan.inputs[shard.index].files, options: input.rawOptions)
+            }
+            let r = try ShardReader(path: paths.input, maxLineBytes: input.maxLineBytes)
+            if readsJobInput {
+                r.mapping = ShardReader.Mapping(
+                    id: input.idField, text: input.textField, url: input.urlField, source: input.source)
+            }
+            return r
+        } catch {
+            throw .failed("cannot read input: \(error)")
+        }
+    }
+
+    private mutating func streamDocuments(from reader: any DocumentReader) throws {
+        try AtomicFiles.makeDirectory((paths.kept as NSString).deletingLastPathComponent)
+        writers.kept = try ShardWriter(
+            path: paths.kept + Self.temporarySuffix,
+            level: isFinal ? Int32(plan.recipe.output.compressionLevel) : 1)
+        CrashPoints.reach("task-start")
+        var progress = PassProgress(counters: executor.progress, stage: stage.spec.name)
+        while let item = try next(reader) {
+            if executor.control.isStopping { throw TaskFailure.interrupted }
+            switch item {
+            case .error(let record):
+                try handle(error: record)
+            case .document(let doc):
+                let bytes = doc.textUTF8Count
+                try handle(document: doc)
+                if progress.add(bytes: bytes, reader: reader) { CrashPoints.reach("mid-task") }
+            }
+            if let message = budget.exceeded(final: false) { throw TaskFailure.failed(overBudget(message)) }
+        }
+        progress.flush(reader: reader)
+    }
+
+    private func next(_ reader: any DocumentReader) throws -> ShardReader.Item? {
+        do {
+            return try reader.next()
+        } catch {
+            throw TaskFailure.failed("\(error)")
+        }
+    }
+
+    // MARK: - Documents and errors
+
+    private mutating func handle(error record: ErrorRecord) throws {
+        result.counts.docsErrored += 1
+        result.inputErrors[record.kind, default: 0] += 1
+        budget.countError()
+        if executor.strict { throw TaskFailure.strict("\(record.shard): \(record.message)") }
+        try writeError(record)
+    }
+
+    private mutating func handle(document: Document) throws {
+        var doc = document
+        result.counts.docsIn += 1
+        budget.countRecord()
+        let bytes = doc.textUTF8Count
+        result.counts.bytesIn += bytes
+        let outcome = try steps.process(&doc, documentIndex: documentIndex, inputBytes: bytes)
+        documentIndex += 1
+        switch outcome {
+        case .failed(let step, let message):
+            result.counts.docsErrored += 1
+            result.inputErrors["step_error", default: 0] += 1
+            budget.countDocumentError()
+            let message = "step \(step) failed on document \(doc.id): \(message)"
+            if executor.strict { throw TaskFailure.strict("\(paths.input): \(message)") }
+            var raw: [UInt8] = []
+            doc.serialize(into: &raw)
+            try writeError(
+                ErrorRecord(
+                    shard: paths.input, line: documentIndex, offset: 0, fileOffset: nil, kind: "step_error",
+                    message: message, raw: raw, rawLength: raw.count))
+        case .dropped(let step, let rule, let detail):
+            result.counts.docsRejected += 1
+            result.counts.bytesRejected += bytes
+            if plan.recipe.output.writeRejected {
+                doc.recordRejection(stage: stage.spec.name, step: step, rule: rule, detail: detail)
+                if writers.rejected == nil {
+                    writers.rejected = try openWriter(
+                        paths.rejected, level: Int32(plan.recipe.output.compressionLevel))
+                }
+                try writers.rejected?.write(doc)
+            }
+        case .kept:
+            try steps.collect(doc, keptIndex: keptIndex)
+            if isFinal { doc.recordPassage(stage: stage.spec.name, level: stage.level, steps: stepNames) }
+            result.counts.docsOut += 1
+            result.counts.bytesOut += doc.textUTF8Count
+            keptIndex += 1
+            try writers.kept?.write(doc)
+        }
+    }
+
+    /// Writes an error record, up to ``ErrorBudget/recordsWrittenPerShard`` per shard; beyond that the
+    /// error is only counted. The first few become examples in provenance.
+    private mutating func writeError(_ record: ErrorRecord) throws {
+        if result.errorSamples.count < ErrorBudget.samplesPerTask {
+            let location =
+                record.line > 0 ? "\(record.shard):\(record.line)" : "\(record.shard)@\(record.fileOffset ?? record.offset)"
+            var message = Substring(record.message)
+            let prefix = "line \(record.line): "
+            if message.hasPrefix(prefix) { message = message.dropFirst(prefix.count) }
+            result.errorSamples.append(InputErrorSample(kind: record.kind, location: location, message: String(message)))
+        }
+        guard result.counts.docsErrored - result.errorsUnwritten <= ErrorBudget.recordsWrittenPerShard else {
+            result.errorsUnwritten += 1
+            return
+        }
+        if writers.errors == nil { writers.errors = try openWriter(paths.errors, level: 3) }
+        try writers.errors?.write(record.json)
+    }
+
+    /// The failure message of a shard past its error budget, with its first error.
+    private func overBudget(_ message: String) -> String {
+        guard let first = result.errorSamples.first else { return message }
+        return "\(paths.input): \(message); first: \(first.location): \(first.message)"
+    }
+
+    // MARK: - Outputs
+
+    private func openWriter(_ final: String, level: Int32) throws -> ShardWriter {
+        try AtomicFiles.makeDirectory((final as NSString).deletingLastPathComponent)
+        return try ShardWriter(path: final + Self.temporarySuffix, level: level)
+    }
+
+    private func abandon() {
+        writers.abandon()
+        for o in steps.pendingWorkspaceOutputs { AtomicFiles.remove(o.temporary) }
+    }
+
+    /// Makes every output durable under its temporary name; the caller commits.
+    private mutating func finishOutputs() throws(TaskFailure) -> [(temporary: String, final: String)] {
+        var pending: [(temporary: String, final: String)] = []
+        do {
+            for (writer, final) in [
+                (writers.kept, paths.kept), (writers.rejected, paths.rejected), (writers.errors, paths.errors),
+            ] {
+                guard let writer else { continue }
+                let written = try writer.finish()
+                pending.append((writer.path, final))
+                result.outputs.append(
+                    OutputFileRecord(
+                        path: executor.relativePath(final), checksum: written.checksum, lines: written.lines,
+                        fileBytes: written.fileBytes))
+            }
+        } catch {
+            abandon()
+            throw .failed("\(error)")
+        }
+        return pending
+    }
+
+    // MARK: - Input identity
+
+    private var inputFiles: [String] { plan.inputs[shard.index].filePaths }
+
+    private func inputFingerprint() throws(TaskFailure) -> FileFingerprint {
+        do {
+            return try FileFingerprint.of(inputFiles)
+        } catch {
+            throw .failed("cannot read input: \(error)")
+        }
+    }
+
+    /// Hashes the whole input shard just read and records it, so that a later run notices any change; a
+    /// shard that changed while it was read fails the task.
+    private mutating func recordInputIdentity(before: FileFingerprint) throws(TaskFailure) {
+        do {
+            let content = try FileFingerprint.contentHash(inputFiles)
+            let sample = try FileFingerprint.sampleHash(inputFiles)
+            let after = try FileFingerprint.of(inputFiles)
+            guard after == before else {
+                throw TaskFailure.failed(
+                    "input shard \(shard.name) (\(paths.input)) changed while it was read; run again to read it anew")
+            }
+            result.inputIdentity = InputShardRecord(
+                name: shard.name, path: paths.input, size: after.size,
+                modifiedNanoseconds: after.modifiedNanoseconds, sampleHash: sample, contentHash: content,
+                checkedAt: wallClock())
+        } catch let f as TaskFailure {
+            abandon()
+            throw f
+        } catch {
+            abandon()
+            throw .failed("cannot hash input: \(error)")
+        }
+    }
+}
+
+/// The kept, rejected and error writers of a pass (the last two opened on first use).
+private struct PassWriters {
+    var kept: ShardWriter?
+    var rejected: ShardWriter?
+    var errors: ShardWriter?
+
+    func abandon() {
+        kept?.abandon()
+        rejected?.abandon()
+        errors?.abandon()
+    }
+}
+
+/// Reports documents and bytes to the progress counters every 256 documents.
+private struct PassProgress {
+    let counters: ProgressCounters
+    let stage: String
+    var documents = 0
+    var bytes = 0
+    var lastFileOffset = 0
+
+    /// Counts a document; returns whether a batch was reported.
+    mutating func add(bytes: Int, reader: any DocumentReader) -> Bool {
+        documents += 1
+        self.bytes += bytes
+        guard documents == 256 else { return false }
+        flush(reader: reader)
+        return true
+    }
+
+    mutating func flush(reader: any DocumentReader) {
+        let offset = reader.fileBytesRead
+        counters.add(docs: documents, bytes: bytes, fileBytes: offset - lastFileOffset, stage: stage)
+        lastFileOffset = offset
+        documents = 0
+        bytes = 0
+    }
+}
+
+extension InputShard {
+    /// The files the shard reads: the shard's file, or a `files` shard's files under its folder.
+    var filePaths: [String] { files.isEmpty ? [path] : files.map { path + "/" + $0 } }
+}
