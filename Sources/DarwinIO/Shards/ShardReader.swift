@@ -18,6 +18,15 @@ public enum ShardCompression: String, Sendable, CaseIterable {
             self = .none
         }
     }
+
+    /// Opens a file compressed this way as a stream of its decompressed bytes.
+    func openSource(path: String) throws(SourceError) -> any ByteSource {
+        switch self {
+        case .zstd: return try ZstdSource(path: path)
+        case .gzip: return try GzipSource(path: path)
+        case .none: return try PlainSource(path: path)
+        }
+    }
 }
 
 /// Reads the documents of one JSONL shard (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`), streaming.
@@ -74,11 +83,7 @@ public final class ShardReader {
     public init(path: String, maxLineBytes: Int = ShardReader.defaultMaxLineBytes) throws(SourceError) {
         self.path = path
         self.maxLineBytes = maxLineBytes
-        switch ShardCompression(path: path) {
-        case .zstd: source = try ZstdSource(path: path)
-        case .gzip: source = try GzipSource(path: path)
-        case .none: source = try PlainSource(path: path)
-        }
+        source = try ShardCompression(path: path).openSource(path: path)
         lines = LineReader(source: source, maxLineBytes: maxLineBytes)
     }
 

@@ -1,3 +1,4 @@
+import DarwinCore
 import Foundation
 
 /// A stream of decompressed bytes read from a file.
@@ -13,6 +14,9 @@ protocol ByteSource: AnyObject {
 
     /// Bytes of the file consumed so far.
     var fileOffset: Int { get }
+
+    /// The file the compressed bytes come from.
+    var file: FileBlockReader { get }
 }
 
 /// A problem reading or decompressing a file.
@@ -67,6 +71,9 @@ final class FileBlockReader {
     /// File offset of `buffer[0]`.
     private(set) var bufferFileOffset = 0
     private(set) var isAtEOF = false
+    /// Sees every byte of the file once, in file order, as it is read: the checksum of the file as stored
+    /// (``ShardScan``) without a second read.
+    var tap: StreamingHash128?
 
     init(path: String, blockSize: Int) throws(SourceError) {
         self.path = path
@@ -112,16 +119,23 @@ final class FileBlockReader {
                 isAtEOF = true
                 break
             }
+            tap?.update(UnsafeRawBufferPointer(start: base + end, count: r))
             end += r
             if end - start >= capacity / 2 { break }
         }
         return end > start
     }
+
+    /// Reads and discards the rest of the file, so that ``tap`` has seen all of it.
+    func drain() throws(SourceError) {
+        start = end
+        while try refill() { start = end }
+    }
 }
 
 /// An uncompressed file.
 final class PlainSource: ByteSource {
-    private let file: FileBlockReader
+    let file: FileBlockReader
 
     init(path: String) throws(SourceError) {
         file = try FileBlockReader(path: path, blockSize: 1 << 20)

@@ -8,7 +8,7 @@ import Foundation
 /// member is ignored, other trailing bytes are reported.
 final class GzipSource: ByteSource {
     private static let memberMagic: [UInt8] = [0x1F, 0x8B, 0x08]
-    private let file: FileBlockReader
+    let file: FileBlockReader
     private var stream = z_stream()
     private var memberOpen = false
     private var atMemberStart = true

@@ -7,7 +7,7 @@ import Foundation
 /// allocate without bound. After a corrupt frame the source skips to the next frame magic number.
 final class ZstdSource: ByteSource {
     private static let frameMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
-    private let file: FileBlockReader
+    let file: FileBlockReader
     private let dctx: OpaquePointer
     /// Inside a frame that has not ended yet.
     private var frameOpen = false
