@@ -111,10 +111,16 @@ public struct TaskCounts: Sendable, Equatable {
     public var docsRejected = 0
     public var bytesRejected = 0
     public var docsErrored = 0
+    /// Documents steps made (chunks, additions, merges).
+    public var docsCreated = 0
+    /// Documents steps replaced by others or merged away (neither kept nor dropped).
+    public var docsConsumed = 0
 
     public init() {}
 
     public mutating func add(_ o: TaskCounts) {
+        docsCreated += o.docsCreated
+        docsConsumed += o.docsConsumed
         docsIn += o.docsIn
         bytesIn += o.bytesIn
         docsOut += o.docsOut

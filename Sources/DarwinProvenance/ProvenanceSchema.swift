@@ -112,7 +112,7 @@ enum ProvenanceSchema {
                     );
                     """)
         }
-        migrator.registerMigration("v2-input-identity-error-samples") { db in
+        migrator.registerMigration("v2-input-identity-error-samples-lineage-counts") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE input_shards (
@@ -133,6 +133,10 @@ enum ProvenanceSchema {
                         PRIMARY KEY (task_id, position)
                     );
                     ALTER TABLE tasks ADD COLUMN errors_unwritten INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE tasks ADD COLUMN docs_created INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE tasks ADD COLUMN docs_consumed INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE step_stats ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE step_stats ADD COLUMN consumed INTEGER NOT NULL DEFAULT 0;
                     """)
         }
         return migrator

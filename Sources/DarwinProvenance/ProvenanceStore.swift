@@ -241,8 +241,14 @@ public final class ProvenanceStore: Sendable {
             for s in result.steps {
                 try db.execute(
                     sql:
-                        "INSERT INTO step_stats (task_id, step, position, docs_in, dropped, seconds) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [id, s.step, s.position, s.stats.documentsIn, s.stats.dropped, s.stats.seconds])
+                        """
+                        INSERT INTO step_stats (task_id, step, position, docs_in, dropped, seconds, created, consumed)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        id, s.step, s.position, s.stats.documentsIn, s.stats.dropped, s.stats.seconds, s.stats.created,
+                        s.stats.consumed,
+                    ])
                 for (rule, n) in s.stats.drops.sorted(by: { $0.key < $1.key }) {
                     try db.execute(
                         sql: "INSERT INTO step_rules (task_id, step, rule, documents, bytes) VALUES (?, ?, ?, ?, ?)",
@@ -272,7 +278,8 @@ public final class ProvenanceStore: Sendable {
                     arguments: [id, i, e.kind, e.location, e.message])
             }
             try db.execute(
-                sql: "UPDATE tasks SET errors_unwritten = ? WHERE id = ?", arguments: [result.errorsUnwritten, id])
+                sql: "UPDATE tasks SET errors_unwritten = ?, docs_created = ?, docs_consumed = ? WHERE id = ?",
+                arguments: [result.errorsUnwritten, c.docsCreated, c.docsConsumed, id])
             if let input = result.inputIdentity { try Self.saveInputShard(input, db) }
         }
     }
@@ -368,6 +375,8 @@ public final class ProvenanceStore: Sendable {
                 counts.docsRejected = r["docs_rejected"]
                 counts.bytesRejected = r["bytes_rejected"]
                 counts.docsErrored = r["docs_errored"]
+                counts.docsCreated = r["docs_created"]
+                counts.docsConsumed = r["docs_consumed"]
                 let outputsText: String? = r["outputs"]
                 let outputs =
                     outputsText.flatMap { try? JSONDecoder().decode([OutputFileRecord].self, from: Data($0.utf8)) }
@@ -406,12 +415,16 @@ public final class ProvenanceStore: Sendable {
             func key(_ stage: String, _ step: String) -> String { stage + "\u{0}" + step }
             let done = "JOIN tasks t ON t.id = s.task_id AND t.status = 'done'"
             for r in try Row.fetchAll(
-                db, sql: "SELECT t.stage, s.step, s.position, s.docs_in, s.seconds FROM step_stats s \(done)")
-            {
+                db,
+                sql:
+                    "SELECT t.stage, s.step, s.position, s.docs_in, s.seconds, s.created, s.consumed FROM step_stats s \(done)"
+            ) {
                 let stage: String = r["stage"], step: String = r["step"]
                 var stats = StepStats()
                 stats.documentsIn = r["docs_in"]
                 stats.seconds = r["seconds"]
+                stats.created = r["created"]
+                stats.consumed = r["consumed"]
                 if totals[key(stage, step)] == nil {
                     totals[key(stage, step)] = StepTotals(
                         stage: stage, step: step, position: r["position"], stats: stats)

@@ -4,6 +4,8 @@ import DarwinCore
 public enum StepCatalog {
     public static let registry = StepRegistry([
         SetFieldAnnotator.descriptor,
+        ChunkSplitter.descriptor,
+        ChunkJoiner.descriptor,
         HTMLExtractor.descriptor,
         TextNormalizer.descriptor,
         SampleFilter.descriptor,

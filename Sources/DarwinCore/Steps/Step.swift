@@ -5,6 +5,74 @@ public enum Decision: Sendable, Equatable {
     /// Drop the document; `rule` is the snake_case rule that fired, `detail` anything worth showing
     /// beside it (the measured value, the duplicate's id, …).
     case drop(rule: String, detail: JSONValue? = nil)
+    /// Replace the document by these new documents, in order (its chunks, say); they go on through the
+    /// steps after this one. Make them with ``Document/derived(from:context:index:text:)`` or
+    /// ``Document/merged(from:context:text:)``. An empty list removes the document without rejecting it
+    /// (a global step merged it into another).
+    case replace([Document])
+    /// Keep the document and add these new documents right after it (questions about it, say); they go on
+    /// through the steps after this one.
+    case add([Document])
+}
+
+/// What a batched step decided for one document of a batch.
+public struct BatchOutcome: Sendable {
+    /// The document as the step left it (changed or annotated, or as it came).
+    public var document: Document
+    public var decision: Decision
+    /// A failure that concerns only this document: it goes to `_errors/` with this message and the rest of
+    /// the batch goes on.
+    public var error: String?
+
+    public init(document: Document, decision: Decision, error: String? = nil) {
+        self.document = document
+        self.decision = decision
+        self.error = error
+    }
+
+    /// The document kept as it is now.
+    public static func keep(_ document: Document) -> BatchOutcome { BatchOutcome(document: document, decision: .keep) }
+
+    /// The document failed with a document-scoped error.
+    public static func failed(_ document: Document, _ message: String) -> BatchOutcome {
+        BatchOutcome(document: document, decision: .keep, error: message)
+    }
+}
+
+/// A step that decides on documents a batch at a time, possibly asynchronously (a model that decodes many
+/// sequences together, or a server that needs many requests in flight).
+///
+/// The runner gives it batches of `batch_size` documents (a parameter every batched step declares, with a
+/// default per step) in input order, keeps up to `in_flight` batches of the step running at once in the
+/// process (shared by all workers), and puts the outcomes back in input order whatever order they come
+/// back in: the output does not depend on timing. One instance serves every task of the process, so it must
+/// be safe to call concurrently.
+public protocol BatchStep: Sendable {
+    /// Decides on a batch; returns exactly one outcome per document, in batch order.
+    ///
+    /// - Throws: ``StepError``: `.document` sends the whole batch to `_errors/`, any other error fails the task.
+    func process(_ batch: [Document], context: inout StepContext) async throws -> [BatchOutcome]
+}
+
+/// The parameters every batched step has, in addition to its own.
+public enum BatchParameters {
+    /// `batch_size`: documents per batch.
+    public static func batchSize(default value: Int) -> ParameterSpec {
+        ParameterSpec(
+            "batch_size", .integer(min: 1, max: 65_536), default: .number(JSONNumber(value)),
+            "documents given to the step at once (a model decodes them together)")
+    }
+
+    /// `in_flight`: batches of the step running at once in the process, whatever `--workers` is. It changes
+    /// how fast the step runs, never its output, so it is not part of the stage's fingerprint.
+    public static func inFlight(default value: Int) -> ParameterSpec {
+        ParameterSpec(
+            "in_flight", .integer(min: 1, max: 4096), default: .number(JSONNumber(value)),
+            "batches of this step running at once in the process, shared by all workers (does not change the output)")
+    }
+
+    /// Parameter names that change speed but never output, left out of a stage's fingerprint.
+    public static let runtimeOnly: Set<String> = ["in_flight"]
 }
 
 /// A step that sees each document once, in shard order, in a single pass.
@@ -71,10 +139,11 @@ public protocol GlobalCollector {
     mutating func finish(context: inout StepContext) throws
 }
 
-/// A step ready to run: either kind.
+/// A step ready to run.
 public enum StepInstance {
     case streaming(any StreamingStep)
     case global(any GlobalStep)
+    case batched(any BatchStep)
 }
 
 /// Identifies one shard of a stage's input.

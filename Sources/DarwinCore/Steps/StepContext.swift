@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a step can see and record while it runs inside a task.
-public struct StepContext {
+public struct StepContext: Sendable {
     /// The stage's name.
     public let stage: String
     /// The step's name within the stage (its id, or `id#2` for a second use).
@@ -56,6 +56,10 @@ public struct StepStats: Sendable, Equatable {
     public var histograms: [String: Histogram] = [:]
     /// Seconds spent inside the step.
     public var seconds: Double = 0
+    /// New documents the step made (chunks, added documents, merges).
+    public var created = 0
+    /// Documents the step replaced by others or merged away (neither kept nor dropped).
+    public var consumed = 0
 
     /// Empty statistics with the given histograms.
     public init(histograms: [HistogramSpec] = []) {
@@ -84,6 +88,8 @@ public struct StepStats: Sendable, Equatable {
             }
         }
         seconds += other.seconds
+        created += other.created
+        consumed += other.consumed
     }
 
     /// Documents dropped by any rule.

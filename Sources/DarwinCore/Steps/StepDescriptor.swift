@@ -34,6 +34,8 @@ public struct StepDescriptor: Sendable {
     public enum Kind: String, Sendable {
         case streaming
         case global
+        /// Sees batches of documents, possibly asynchronously (``BatchStep``).
+        case batched
     }
 
     public init(

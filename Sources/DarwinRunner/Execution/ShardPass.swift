@@ -136,6 +136,7 @@ struct ShardPass {
             level: isFinal ? Int32(plan.recipe.output.compressionLevel) : 1)
         CrashPoints.reach("task-start")
         var progress = PassProgress(counters: executor.progress, stage: stage.spec.name)
+        var window = PassWindow(size: steps.windowSize)
         while let item = try next(reader) {
             if executor.control.isStopping { throw TaskFailure.interrupted }
             switch item {
@@ -143,12 +144,41 @@ struct ShardPass {
                 try handle(error: record)
             case .document(let doc):
                 let bytes = doc.textUTF8Count
-                try handle(document: doc)
+                result.counts.docsIn += 1
+                result.counts.bytesIn += bytes
+                budget.countRecord()
+                let entering = PassItem(doc: doc, documentIndex: documentIndex, inputBytes: bytes, outcome: nil)
+                documentIndex += 1
+                if window.isActive {
+                    if window.add(entering) { try flush(&window) }
+                } else {
+                    try run(entering)
+                }
                 if progress.add(bytes: bytes, reader: reader) { CrashPoints.reach("mid-task") }
             }
             if let message = budget.exceeded(final: false) { throw TaskFailure.failed(overBudget(message)) }
         }
+        try flush(&window)
+        result.counts.docsCreated = steps.created
+        result.counts.docsConsumed = steps.consumed
         progress.flush(reader: reader)
+    }
+
+    /// Runs one document through the steps (every step streaming) and settles what came out.
+    private mutating func run(_ entering: PassItem) throws {
+        var item = entering
+        if let many = try steps.process(&item) {
+            for settled in many { try settle(settled) }
+        } else {
+            try settle(item)
+        }
+    }
+
+    /// Runs a window of documents through the steps (a step is batched) and settles what came out.
+    private mutating func flush(_ window: inout PassWindow) throws {
+        guard !window.items.isEmpty else { return }
+        if executor.control.isStopping { throw TaskFailure.interrupted }
+        for settled in try steps.process(window: window.take()) { try settle(settled) }
     }
 
     private func next(_ reader: any DocumentReader) throws -> ShardReader.Item? {
@@ -169,15 +199,10 @@ struct ShardPass {
         try writeError(record)
     }
 
-    private mutating func handle(document: Document) throws {
-        var doc = document
-        result.counts.docsIn += 1
-        budget.countRecord()
-        let bytes = doc.textUTF8Count
-        result.counts.bytesIn += bytes
-        let outcome = try steps.process(&doc, documentIndex: documentIndex, inputBytes: bytes)
-        documentIndex += 1
-        switch outcome {
+    /// Writes a settled document where it belongs: kept, rejected, or an error record.
+    private mutating func settle(_ item: PassItem) throws {
+        var doc = item.doc
+        switch item.outcome ?? .kept {
         case .failed(let step, let message):
             result.counts.docsErrored += 1
             result.inputErrors["step_error", default: 0] += 1
@@ -188,11 +213,11 @@ struct ShardPass {
             doc.serialize(into: &raw)
             try writeError(
                 ErrorRecord(
-                    shard: paths.input, line: documentIndex, offset: 0, fileOffset: nil, kind: "step_error",
+                    shard: paths.input, line: item.documentIndex + 1, offset: 0, fileOffset: nil, kind: "step_error",
                     message: message, raw: raw, rawLength: raw.count))
         case .dropped(let step, let rule, let detail):
             result.counts.docsRejected += 1
-            result.counts.bytesRejected += bytes
+            result.counts.bytesRejected += item.inputBytes
             if plan.recipe.output.writeRejected {
                 doc.recordRejection(stage: stage.spec.name, step: step, rule: rule, detail: detail)
                 if writers.rejected == nil {
@@ -201,6 +226,8 @@ struct ShardPass {
                 }
                 try writers.rejected?.write(doc)
             }
+        case .consumed:
+            break
         case .kept:
             try steps.collect(doc, keptIndex: keptIndex)
             if isFinal { doc.recordPassage(stage: stage.spec.name, level: stage.level, steps: stepNames) }
@@ -304,6 +331,35 @@ struct ShardPass {
             abandon()
             throw .failed("cannot hash input: \(error)")
         }
+    }
+}
+
+/// Documents gathered for a pass whose steps run a window at a time (a step is batched).
+///
+/// A window closes at a number of documents or of text bytes, both fixed: its bounds depend only on the
+/// input, so the batches a step sees, and the output, do not depend on timing.
+private struct PassWindow {
+    let size: Int?
+    var items: [PassItem] = []
+    var bytes = 0
+    /// Text a window may hold before it closes early.
+    static let maxBytes = 64 << 20
+
+    var isActive: Bool { size != nil }
+
+    /// Adds a document; returns whether the window is full.
+    mutating func add(_ item: PassItem) -> Bool {
+        items.append(item)
+        bytes += item.inputBytes
+        return items.count >= (size ?? 1) || bytes >= Self.maxBytes
+    }
+
+    mutating func take() -> [PassItem] {
+        defer {
+            items = []
+            bytes = 0
+        }
+        return items
     }
 }
 

@@ -54,6 +54,8 @@ struct TaskExecutor {
     var errorBudget: ErrorBudget
     /// Tasks running at once on this machine.
     var workers = 1
+    /// Batched steps and their in-flight limits, shared by every task of the process.
+    let shared = SharedSteps()
     static let temporarySuffix = ".tmp"
 
     // MARK: - Passes
@@ -108,6 +110,23 @@ struct TaskExecutor {
     }
 
     // MARK: - Helpers
+
+    /// A ready instance of a stage's step: streaming steps are made per task, batched steps once per process.
+    func instance(of spec: StepSpec, at index: Int, in stage: StagePlan) throws -> StepInstance {
+        guard spec.descriptor.kind == .batched else { return try spec.descriptor.make(spec.parameters) }
+        let step = try shared.batchStep("\(stage.spec.name)/\(index)") {
+            guard case .batched(let b) = try spec.descriptor.make(spec.parameters) else {
+                throw TaskFailure.failed("step \(spec.name) is not a batched step")
+            }
+            return b
+        }
+        return .batched(step)
+    }
+
+    /// The process-wide limit of batches in flight of a stage's step.
+    func limiter(for spec: StepSpec, at index: Int, in stage: StagePlan, limit: Int) -> InFlightLimiter {
+        shared.limiter("\(stage.spec.name)/\(index)", limit: limit)
+    }
 
     func context(for spec: StepSpec, in stage: StagePlan, shard: ShardInfo?) -> StepContext {
         StepContext(

@@ -141,7 +141,7 @@ public struct StagePlan: Sendable {
                     JSONObject([
                         (key: "name", value: .string(step.name)), (key: "id", value: .string(step.descriptor.id)),
                         (key: "version", value: .number(JSONNumber(step.descriptor.version))),
-                        (key: "parameters", value: (try? JSONValue.parse(step.parameters.canonicalJSON)) ?? .null),
+                        (key: "parameters", value: (try? JSONValue.parse(step.identityParameters)) ?? .null),
                     ]))
             })
         o["output"] = .object(
@@ -216,4 +216,13 @@ public struct PhasePlan: Sendable {
     public let name: String
     public let kind: Kind
     public let taskCount: Int
+}
+
+extension StepSpec {
+    /// The step's parameters that decide its output, as canonical JSON: all of them but those that change
+    /// only its speed (a batched step's `in_flight`).
+    var identityParameters: String {
+        let values = parameters.values.filter { !BatchParameters.runtimeOnly.contains($0.key) }
+        return Parameters(values).canonicalJSON
+    }
 }

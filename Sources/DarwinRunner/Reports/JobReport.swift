@@ -127,6 +127,8 @@ public struct JobReport: Sendable {
                 s.counts.docsRejected += t.counts.docsRejected
                 s.counts.bytesRejected += t.counts.bytesRejected
                 s.counts.docsErrored += t.counts.docsErrored
+                s.counts.docsCreated += t.counts.docsCreated
+                s.counts.docsConsumed += t.counts.docsConsumed
                 s.taskSeconds += t.seconds ?? 0
                 if let a = t.startedAt { first = min(first, a) }
                 if let b = t.finishedAt { end = max(end, b) }

@@ -32,18 +32,24 @@ public struct StatsRenderer {
             state = "incomplete"
         }
         out += "job \(report.outputDirectory) · recipe \(job.recipePath) · darwin \(job.darwinVersion) · \(state)\n\n"
-        var rows = [
-            ["stage", "level", "tasks", "docs in", "docs out", "kept", "rejected", "errors", "MB in", "MB out", "time"]
-        ]
+        // Stages whose steps make documents (chunks, merges) get two more columns.
+        let creates = summaries.contains { $0.counts.docsCreated > 0 || $0.counts.docsConsumed > 0 }
+        var header = ["stage", "level", "tasks", "docs in", "docs out", "kept", "rejected", "errors"]
+        if creates { header += ["created", "consumed"] }
+        var rows = [header + ["MB in", "MB out", "time"]]
         for s in summaries {
-            rows.append([
-                s.name, "L\(s.level)", "\(s.tasksDone)/\(s.tasksTotal)", Format.count(s.counts.docsIn),
-                Format.count(s.counts.docsOut), Format.percent(s.counts.docsOut, of: s.counts.docsIn),
-                Format.count(s.counts.docsRejected), Format.count(s.counts.docsErrored), Self.mb(s.counts.bytesIn),
-                Self.mb(s.counts.bytesOut), Self.seconds(s.wallSeconds),
-            ])
+            let c = s.counts
+            // Kept: the share of the documents the stage settled (read or made, and not consumed).
+            var row = [
+                s.name, "L\(s.level)", "\(s.tasksDone)/\(s.tasksTotal)", Format.count(c.docsIn),
+                Format.count(c.docsOut),
+                Format.percent(c.docsOut, of: c.docsIn + c.docsCreated - c.docsConsumed),
+                Format.count(c.docsRejected), Format.count(c.docsErrored),
+            ]
+            if creates { row += [Format.count(c.docsCreated), Format.count(c.docsConsumed)] }
+            rows.append(row + [Self.mb(c.bytesIn), Self.mb(c.bytesOut), Self.seconds(s.wallSeconds)])
         }
-        out += Self.align(rows, rightAligned: Set(2...10))
+        out += Self.align(rows, rightAligned: Set(2..<rows[0].count))
         let errorLines = report.inputErrorSummary.filter { _ in stage == nil }
         if !errorLines.isEmpty { out += "\n" + errorLines.joined(separator: "\n") + "\n" }
         if stage == nil {
@@ -81,6 +87,10 @@ public struct StatsRenderer {
                 t.stats.counters.sorted { $0.key < $1.key }.map { "\(t.step).\($0.key) \(Format.count($0.value))" }
             }
             if !counters.isEmpty { out += "  counters: " + counters.joined(separator: ", ") + "\n" }
+            let making = steps.filter { $0.stats.created > 0 || $0.stats.consumed > 0 }.map {
+                "\($0.step) created \(Format.count($0.stats.created)), consumed \(Format.count($0.stats.consumed))"
+            }
+            if !making.isEmpty { out += "  documents made: " + making.joined(separator: "; ") + "\n" }
             if !errors.isEmpty {
                 out +=
                     "  input errors: "
@@ -129,6 +139,8 @@ public struct StatsRenderer {
             o["docs_out"] = n(s.counts.docsOut)
             o["docs_rejected"] = n(s.counts.docsRejected)
             o["docs_errored"] = n(s.counts.docsErrored)
+            o["docs_created"] = n(s.counts.docsCreated)
+            o["docs_consumed"] = n(s.counts.docsConsumed)
             o["bytes_in"] = n(s.counts.bytesIn)
             o["bytes_out"] = n(s.counts.bytesOut)
             o["bytes_rejected"] = n(s.counts.bytesRejected)
@@ -146,6 +158,8 @@ public struct StatsRenderer {
                     so["position"] = n(t.position)
                     so["docs_in"] = n(t.stats.documentsIn)
                     so["dropped"] = n(t.stats.dropped)
+                    so["created"] = n(t.stats.created)
+                    so["consumed"] = n(t.stats.consumed)
                     so["seconds"] = d(t.stats.seconds)
                     so["drops"] = .object(
                         JSONObject(t.stats.drops.sorted { $0.key < $1.key }.map { (key: $0.key, value: n($0.value)) }))

@@ -1,0 +1,235 @@
+import DarwinCore
+import DarwinIO
+
+/// Puts the chunks `chunk` made back together: one document per parent, with the parent's id, the chunks'
+/// texts end to end in `index` order, the first chunk's other fields (as later steps left them), and the
+/// parent's `darwin` fields restored.
+///
+/// A global step, because a document's chunks may lie in two shards (when a stage cuts its output by size)
+/// or be separated. Collect: each shard notes which documents' chunks it holds complete and in a row; the
+/// others (split across shards, out of order or with chunks missing) are written to the workspace. Join:
+/// those are put together in one partition. Apply: a complete run of chunks becomes its document at its last
+/// chunk; a scattered document at its last chunk in input order. Chunks are consumed, joined documents
+/// created (`darwin stats` counts both); documents that are not chunks pass untouched. A document some of
+/// whose chunks were dropped is joined from those left and counted as `incomplete`.
+struct ChunkJoiner: GlobalStep {
+    static let descriptor = StepDescriptor(
+        id: "join_chunks", version: 1, levels: Array(Level.allCases.dropFirst()),
+        summary: "join the chunks made by chunk back into their documents (the parent's id and fields, texts in order)",
+        reference: "the counterpart of chunk",
+        kind: .global,
+        parameters: [],
+        examples: [StepExample(#"{"id":"plain","text":"not a chunk"}"#, expect: .keep)],
+        make: { _ in .global(ChunkJoiner()) })
+
+    var reducePhases: [ReducePhase] { [ReducePhase(name: "join", partitions: 1)] }
+
+    static let fragmentMagic: UInt32 = 0x3146_4A43  // "CJF1"
+    static let decisionMagic: UInt32 = 0x3144_4A43  // "CJD1"
+    static func fragmentName(_ shard: Int) -> String { "fragments-" + String(format: "%06d", shard) + ".bin" }
+    static let decisionName = "decisions.bin"
+
+    func makeCollector(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any GlobalCollector {
+        Collector(shard: shard, workspace: workspace)
+    }
+
+    func reduce(
+        phase: Int, partition: Int, shards: [ShardInfo], workspace: GlobalWorkspace, context: inout StepContext
+    ) throws {
+        // Every scattered chunk, by parent, in input order.
+        var groups: [String: [Fragment]] = [:]
+        var order: [String] = []
+        try PhaseFiles.forEachSection(
+            0, of: shards.map { workspace.path(of: Self.fragmentName($0.index)) }, magic: Self.fragmentMagic,
+            what: "chunk fragments"
+        ) { k, r in
+            while !r.isAtEnd {
+                let f = Fragment(
+                    shard: shards[k].index, position: Int(try r.uint64()), index: Int(try r.uint64()),
+                    count: Int(try r.uint64()), line: try r.string())
+                let of = try r.string()
+                if groups[of] == nil { order.append(of) }
+                groups[of, default: []].append(f)
+            }
+        }
+        // Per shard: positions to consume, and the joined document at each group's last chunk.
+        var decisions = Array(repeating: [(position: Int, line: String?)](), count: shards.count)
+        for of in order {
+            guard let members = groups[of], let last = members.last else { continue }
+            let chunks = try members.sorted { $0.index < $1.index }.map { try Document.parse($0.line) }
+            if members.count != members[0].count { context.count("incomplete") }
+            context.count("joined_across_shards")
+            let joined = Self.join(chunks, of: of)
+            for m in members.dropLast() { decisions[m.shard].append((m.position, nil)) }
+            decisions[last.shard].append((last.position, joined.jsonString))
+        }
+        var sections: [ByteWriter] = []
+        for list in decisions {
+            var w = ByteWriter()
+            for d in list.sorted(by: { $0.position < $1.position }) {
+                w.append(UInt64(d.position))
+                w.append(d.line ?? "")
+            }
+            sections.append(w)
+        }
+        try SectionedFile.write(sections, magic: Self.decisionMagic, to: workspace.output(Self.decisionName))
+    }
+
+    func makeApplier(shard: ShardInfo, workspace: GlobalWorkspace) throws -> any StreamingStep {
+        var scattered: [Int: String] = [:]
+        try PhaseFiles.forEachSection(
+            shard.index, of: [workspace.path(of: Self.decisionName)], magic: Self.decisionMagic,
+            what: "chunk decisions"
+        ) { _, r in
+            while !r.isAtEnd { scattered[Int(try r.uint64())] = try r.string() }
+        }
+        return Applier(scattered: scattered)
+    }
+
+    /// The document the chunks came from: the first chunk's fields, the parent's id, the texts in order, and
+    /// `darwin` without the chunk's own lineage but with what the parent had.
+    static func join(_ chunks: [Document], of id: String) -> Document {
+        var doc = chunks[0]
+        doc["id"] = .string(id)
+        doc.text = chunks.map(\.text).joined()
+        var darwin = doc["darwin"]?.objectValue ?? JSONObject()
+        let restore = darwin["chunk"]?.objectValue?["restore"]?.objectValue ?? JSONObject()
+        for key in ["chunk", "parent", "created"] { darwin[key] = nil }
+        for (key, value) in restore { darwin[key] = value }
+        doc["darwin"] = .object(darwin)
+        return doc
+    }
+
+    /// `darwin.chunk` of a document: whose chunk it is, its index and the number of chunks.
+    static func chunkInfo(_ doc: Document) -> (of: String, index: Int, count: Int)? {
+        guard let c = doc.value(atPath: "darwin.chunk")?.objectValue, let of = c["of"]?.stringValue,
+            let index = c["index"]?.intValue, let count = c["count"]?.intValue, count > 0
+        else { return nil }
+        return (of, index, count)
+    }
+
+    private struct Fragment {
+        let shard: Int
+        let position: Int
+        let index: Int
+        let count: Int
+        let line: String
+    }
+
+    /// Follows runs of chunks of one document; runs that are not complete go to the fragments file.
+    struct Collector: GlobalCollector {
+        let shard: ShardInfo
+        let workspace: GlobalWorkspace
+        var run = ChunkRun()
+        var fragments = ByteWriter()
+
+        init(shard: ShardInfo, workspace: GlobalWorkspace) {
+            self.shard = shard
+            self.workspace = workspace
+        }
+
+        mutating func collect(_ document: Document, context: inout StepContext) throws {
+            let info = ChunkJoiner.chunkInfo(document)
+            if let closed = run.next(info, position: context.documentIndex, line: info.map { _ in document.jsonString }
+            ) {
+                write(closed, &context)
+            }
+        }
+
+        mutating func finish(context: inout StepContext) throws {
+            if let closed = run.close() { write(closed, &context) }
+            try SectionedFile.write(
+                [fragments], magic: ChunkJoiner.fragmentMagic,
+                to: workspace.output(ChunkJoiner.fragmentName(shard.index)))
+        }
+
+        private mutating func write(_ closed: ChunkRun.Closed, _ context: inout StepContext) {
+            guard !closed.isComplete else { return }
+            context.count("scattered_chunks", by: closed.members.count)
+            for m in closed.members {
+                fragments.append(UInt64(m.position))
+                fragments.append(UInt64(m.index))
+                fragments.append(UInt64(closed.count))
+                fragments.append(m.line)
+                fragments.append(closed.of)
+            }
+        }
+    }
+
+    /// Joins complete runs as they end and follows the join phase's decisions for the scattered ones.
+    struct Applier: StreamingStep {
+        let scattered: [Int: String]
+        var run = ChunkRun()
+        var buffered: [Document] = []
+
+        init(scattered: [Int: String]) { self.scattered = scattered }
+
+        mutating func process(_ document: inout Document, context: inout StepContext) throws -> Decision {
+            let position = context.documentIndex
+            if let line = scattered[position] {
+                guard !line.isEmpty else { return .replace([]) }
+                do {
+                    return .replace([try Document.parse(line)])
+                } catch {
+                    throw StepError(.shard, "chunk decisions: a joined document does not parse: \(error)")
+                }
+            }
+            guard let info = ChunkJoiner.chunkInfo(document) else { return .keep }
+            // A complete run: its chunks are consumed, the document appears at its last chunk.
+            if info.index == 0 { buffered = [] }
+            buffered.append(document)
+            guard info.index == info.count - 1, buffered.count == info.count else { return .replace([]) }
+            context.count("joined")
+            let joined = ChunkJoiner.join(buffered, of: info.of)
+            buffered = []
+            return .replace([joined])
+        }
+    }
+}
+
+/// Follows consecutive chunks of one document through a shard, the same way in the collect and apply
+/// passes: a run is complete when it holds every chunk, 0 to count − 1, one after the other.
+struct ChunkRun {
+    struct Member {
+        let position: Int
+        let index: Int
+        let line: String
+    }
+
+    struct Closed {
+        let of: String
+        let count: Int
+        let members: [Member]
+        var isComplete: Bool {
+            members.count == count && members.enumerated().allSatisfy { $0.offset == $0.element.index }
+        }
+    }
+
+    private var of: String?
+    private var count = 0
+    private var members: [Member] = []
+
+    /// Adds a document (a chunk, or not); returns the run it closed, if any.
+    mutating func next(_ info: (of: String, index: Int, count: Int)?, position: Int, line: String?) -> Closed? {
+        if let info, info.of == of, info.index == (members.last?.index ?? -1) + 1 {
+            members.append(Member(position: position, index: info.index, line: line ?? ""))
+            return nil
+        }
+        let closed = close()
+        if let info {
+            of = info.of
+            count = info.count
+            members = [Member(position: position, index: info.index, line: line ?? "")]
+        }
+        return closed
+    }
+
+    /// Ends the current run.
+    mutating func close() -> Closed? {
+        guard let of else { return nil }
+        let closed = Closed(of: of, count: count, members: members)
+        self.of = nil
+        members = []
+        return closed
+    }
+}
