@@ -32,6 +32,7 @@ import Testing
         switch (example.expectation, decision) {
         case (.keep, .keep): break
         case (.drop(let rule), .drop(let got, _)): #expect(got == rule)
+        case (.replace(let count), .replace(let docs)): #expect(docs.count == count)
         default: Issue.record("\(id) example \(index): expected \(example.expectation), got \(decision)")
         }
     }

@@ -126,6 +126,7 @@ extension DarwinCommand {
                     switch e.expectation {
                     case .keep: expect = "keep"
                     case .drop(let rule): expect = "drop (\(d.id):\(rule))"
+                    case .replace(let count): expect = "replaced by \(count) new documents"
                     }
                     print("  \(e.document)\(params) → \(expect)")
                 }

@@ -76,6 +76,8 @@ public struct StepExample: Sendable {
         case keep
         /// Dropped by this rule (without the step prefix).
         case drop(rule: String)
+        /// Replaced by this many new documents (chunks, say).
+        case replace(count: Int)
     }
 
     /// The document as one JSON line.

@@ -19,7 +19,6 @@ struct ChunkJoiner: GlobalStep {
         reference: "the counterpart of chunk",
         kind: .global,
         parameters: [],
-        examples: [StepExample(#"{"id":"plain","text":"not a chunk"}"#, expect: .keep)],
         make: { _ in .global(ChunkJoiner()) })
 
     var reducePhases: [ReducePhase] { [ReducePhase(name: "join", partitions: 1)] }
