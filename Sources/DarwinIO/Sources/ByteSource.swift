@@ -13,6 +13,43 @@ protocol ByteSource: AnyObject {
 
     /// Bytes of the file consumed so far.
     var fileOffset: Int { get }
+
+    /// Where decoding can start again to reach decompressed byte `offset`: the start of the gzip member that
+    /// holds it, or the byte itself in a plain file; `nil` when the source cannot restart there.
+    func restartPoint(forOutput offset: Int) -> SourcePosition?
+
+    /// Goes back to `point` (from ``restartPoint(forOutput:)``): the next read returns the bytes from
+    /// `point.output` on.
+    ///
+    /// - Throws: ``SourceError/io(path:message:)`` when the file cannot be repositioned.
+    func restart(at point: SourcePosition) throws(SourceError)
+
+    /// Lets the source forget restart points before decompressed byte `offset` (the reader will not go back
+    /// further), so they take bounded memory.
+    func forgetRestartPoints(before offset: Int)
+
+    /// Where the member or frame named by the last `.corrupt` or `.truncated` error began, when known.
+    var damagedStart: SourcePosition? { get }
+}
+
+extension ByteSource {
+    func restartPoint(forOutput offset: Int) -> SourcePosition? { nil }
+
+    func restart(at point: SourcePosition) throws(SourceError) {
+        preconditionFailure("restart(at:) needs a restart point, and this source gives none")
+    }
+
+    func forgetRestartPoints(before offset: Int) {}
+
+    var damagedStart: SourcePosition? { nil }
+}
+
+/// A decompressed offset and the file offset where decoding starts to produce it.
+struct SourcePosition: Equatable {
+    /// Offset in the decompressed stream.
+    var output: Int
+    /// Offset in the file.
+    var file: Int
 }
 
 /// A problem reading or decompressing a file.
@@ -91,6 +128,23 @@ final class FileBlockReader {
     /// File offset of `buffer[start]`.
     var offset: Int { bufferFileOffset + start }
 
+    /// Moves to file offset `offset`: within the bytes still held if it can, else with `lseek(2)`.
+    ///
+    /// - Throws: ``SourceError/io(path:message:)`` when `lseek` fails.
+    func seek(to offset: Int) throws(SourceError) {
+        if offset >= bufferFileOffset && offset <= bufferFileOffset + end {
+            start = offset - bufferFileOffset
+            return
+        }
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
+            throw .io(path: path, message: "lseek failed: " + String(cString: strerror(errno)))
+        }
+        bufferFileOffset = offset
+        start = 0
+        end = 0
+        isAtEOF = false
+    }
+
     /// Moves the unread bytes to the front and reads more; returns false at end of file.
     @discardableResult
     func refill() throws(SourceError) -> Bool {
@@ -128,6 +182,10 @@ final class PlainSource: ByteSource {
     }
 
     var fileOffset: Int { file.offset }
+
+    func restartPoint(forOutput offset: Int) -> SourcePosition? { SourcePosition(output: offset, file: offset) }
+
+    func restart(at point: SourcePosition) throws(SourceError) { try file.seek(to: point.file) }
 
     func read(into out: UnsafeMutableRawBufferPointer) throws(SourceError) -> Int {
         if file.available == 0 { try file.refill() }
