@@ -68,14 +68,25 @@ public final class ShardReader {
     /// The default cap on a line: 64 MiB.
     public static let defaultMaxLineBytes = 64 << 20
 
+    /// The default largest zstd window a frame may need: 128 MiB (zstd's own default limit, what `zstd -d`
+    /// accepts without `--long`).
+    public static let defaultMaxWindow = 128 << 20
+
     /// Opens a shard.
     ///
+    /// - Parameters:
+    ///   - path: The file.
+    ///   - maxLineBytes: Longer lines become `line_too_long` error records.
+    ///   - maxWindow: The largest zstd window a frame may need (a power of two); a frame that needs more is
+    ///     a `window_too_large` error record.
     /// - Throws: ``SourceError/io(path:message:)`` when the file cannot be opened.
-    public init(path: String, maxLineBytes: Int = ShardReader.defaultMaxLineBytes) throws(SourceError) {
+    public init(
+        path: String, maxLineBytes: Int = ShardReader.defaultMaxLineBytes, maxWindow: Int = ShardReader.defaultMaxWindow
+    ) throws(SourceError) {
         self.path = path
         self.maxLineBytes = maxLineBytes
         switch ShardCompression(path: path) {
-        case .zstd: source = try ZstdSource(path: path)
+        case .zstd: source = try ZstdSource(path: path, maxWindow: maxWindow)
         case .gzip: source = try GzipSource(path: path)
         case .none: source = try PlainSource(path: path)
         }

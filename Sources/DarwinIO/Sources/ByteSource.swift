@@ -58,6 +58,8 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     case truncated(format: String, fileOffset: Int)
     /// The compressed data is corrupt at about this position.
     case corrupt(format: String, fileOffset: Int, message: String)
+    /// A zstd frame needs a larger window than the limit (`window` and `limit` in bytes); the frame is skipped.
+    case windowTooLarge(fileOffset: Int, window: Int, limit: Int)
     /// The operating system reported an error (not recoverable).
     case io(path: String, message: String)
 
@@ -68,6 +70,15 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
                 "truncated \(format) stream (ends inside a \(format == "gzip" ? "member" : "frame") at byte \(offset))"
         case .corrupt(let format, let offset, let message):
             return "corrupt \(format) data near byte \(offset): \(message)"
+        case .windowTooLarge(let offset, let window, let limit):
+            let mib = 1 << 20
+            let needed = (window + mib - 1) / mib
+            let setting = 1 << (Int.bitWidth - (window - 1).leadingZeroBitCount)
+            let advice =
+                setting <= ZstdSource.largestWindow
+                ? "raise input.max_window (now \(limit / mib)MiB) to \(setting / mib)MiB"
+                : "more than the \(ZstdSource.largestWindow / mib) MiB darwin can give"
+            return "zstd frame at byte \(offset) needs a window of \(needed) MiB; \(advice)"
         case .io(let path, let message):
             return "\(path): \(message)"
         }
@@ -78,6 +89,7 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .truncated: return "truncated_stream"
         case .corrupt: return "corrupt_stream"
+        case .windowTooLarge: return "window_too_large"
         case .io: return "io_error"
         }
     }
@@ -85,7 +97,7 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The compressed-file offset of the problem, when known.
     public var fileOffset: Int? {
         switch self {
-        case .truncated(_, let o), .corrupt(_, let o, _): return o
+        case .truncated(_, let o), .corrupt(_, let o, _), .windowTooLarge(let o, _, _): return o
         case .io: return nil
         }
     }

@@ -150,7 +150,7 @@ struct TaskExecutor {
                 reader = FileTreeReader(
                     root: inputPath, files: plan.inputs[shardIndex].files, options: input.rawOptions)
             } else {
-                let r = try ShardReader(path: inputPath, maxLineBytes: input.maxLineBytes)
+                let r = try ShardReader(path: inputPath, maxLineBytes: input.maxLineBytes, maxWindow: input.maxWindow)
                 if readsJobInput {
                     r.mapping = ShardReader.Mapping(
                         id: input.idField, text: input.textField, url: input.urlField, source: input.source)

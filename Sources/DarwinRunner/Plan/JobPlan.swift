@@ -141,6 +141,11 @@ public struct StagePlan: Sendable {
                         value: .array(inputs.map { .array([.string($0.name), .number(JSONNumber($0.fileBytes))]) })
                     ),
                 ]))
+            // Only a window other than the default is recorded, so jobs run before the option keep their fingerprints.
+            if recipe.input.maxWindow != InputSpec.defaultMaxWindow, case .object(var input)? = o["input"] {
+                input["max_window"] = .number(JSONNumber(recipe.input.maxWindow))
+                o["input"] = .object(input)
+            }
         }
         let definition = JSONWriter.string(.object(o))
         self.definition = definition

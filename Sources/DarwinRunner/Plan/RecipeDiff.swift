@@ -63,7 +63,7 @@ public struct RecipeDiff: Sendable {
     private static func describeInput(_ a: JSONValue?, _ b: JSONValue?) -> [String] {
         guard a != b, let a = a?.objectValue, let b = b?.objectValue else { return [] }
         var out: [String] = []
-        for key in ["format", "max_line_bytes"] where a[key] != b[key] {
+        for key in ["format", "max_line_bytes", "max_window"] where a[key] != b[key] {
             out.append("input \(key) \(show(a[key])) → \(show(b[key]))")
         }
         func shards(_ o: JSONObject) -> [String: String] {
