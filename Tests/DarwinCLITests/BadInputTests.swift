@@ -88,6 +88,44 @@ import Testing
             "\(inspect.stdout)")
     }
 
+    /// A zstd frame that needs a window over the limit is one `window_too_large` error naming the window;
+    /// `input.max_window` raises the limit.
+    @Test func aLargeWindowIsRefusedUntilMaxWindowAllowsIt() throws {
+        let raw = dir.file("window.jsonl")
+        try Data(((0..<3000).map { line("w\($0)") }.joined(separator: "\n") + "\n").utf8).write(
+            to: URL(fileURLWithPath: raw))
+        let input = dir.file("window/in.jsonl.zst")
+        try FileManager.default.createDirectory(atPath: dir.file("window"), withIntermediateDirectories: true)
+        // From a pipe, zstd does not know the size and keeps the 256 MiB window in the frame header.
+        _ = try Process.output("sh", ["-c", #"zstd -q --long=28 -c < "$1" > "$2""#, "sh", raw, input])
+        func run(_ window: String?) throws -> (ProcessResult, String) {
+            let out = dir.file("window-out-\(window ?? "default")")
+            let recipe = dir.file("window-\(window ?? "default").yaml")
+            let yaml = """
+                input: {paths: [\(input)]\(window.map { ", max_window: \($0)" } ?? "")}
+                output: \(out)
+                stages:
+                  - level: L2
+                    steps: [min_length: {min: 3}]
+                """
+            try Data(yaml.utf8).write(to: URL(fileURLWithPath: recipe))
+            return (try darwin(["run", recipe, "--progress", "none", "-q"]), out)
+        }
+        let (refused, out) = try run(nil)
+        #expect(refused.status == 0, "\(refused.stderr)")
+        #expect(try Shards.documents(out + "/L2/in.jsonl.zst").isEmpty)
+        let errors = try Shards.lines(out + "/L2/_errors/in.jsonl.zst").map { try JSONValue.parse($0).objectValue }
+        #expect(errors.count == 1)
+        #expect(errors.first??["kind"] == "window_too_large")
+        let message = errors.first??["error"]?.stringValue ?? ""
+        #expect(message.contains("needs a window of 256 MiB; raise input.max_window"), "\(message)")
+
+        let (read, raised) = try run("256MiB")
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(try Shards.documents(raised + "/L2/in.jsonl.zst").count == 3000)
+        #expect(!FileManager.default.fileExists(atPath: raised + "/L2/_errors/in.jsonl.zst"))
+    }
+
     @Test func strictMakesBadInputFatal() throws {
         try makeInputs()
         let r = try darwin(["run", try recipe("strict"), "--strict", "--progress", "none", "--workers", "1"])

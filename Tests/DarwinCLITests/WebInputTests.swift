@@ -84,6 +84,53 @@ import Testing
         #expect(d.value(atPath: "content") == nil && d.value(atPath: "doc_id") == nil)
     }
 
+    /// A record whose Content-Length is wrong costs that record only: reading goes on at the next record header, and
+    /// the error record names the damaged record's first byte.
+    @Test(arguments: ["crawl.warc", "crawl.warc.gz"])
+    func aDamagedWARCRecordCostsOnlyThatRecord(file: String) throws {
+        var records = (0..<40).map { i -> [UInt8] in
+            let http =
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"
+                + "<html><body><p>Page \(i) of the crawl, with a sentence of text.</p></body></html>"
+            return Array(
+                ("WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:page-\(i)>\r\n"
+                    + "WARC-Target-URI: https://example.org/\(i)\r\nContent-Length: \(http.utf8.count)\r\n\r\n" + http
+                    + "\r\n\r\n").utf8)
+        }
+        // Ten times too large: the block would swallow the records after it.
+        records[1] = Array(
+            String(decoding: records[1], as: UTF8.self).replacingOccurrences(
+                of: "Content-Length: ", with: "Content-Length: 9"
+            ).utf8)
+        let input = dir.file("in-\(file)")
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        var fileOffset = records[0].count
+        if file.hasSuffix(".gz") {
+            // One gzip member per record, as crawlers write them.
+            var members: [UInt8] = []
+            for (i, r) in records.enumerated() {
+                let m = dir.file("member-\(i).gz")
+                try Shards.writeGzip(r, to: m)
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: m)))
+                if i == 0 { fileOffset = bytes.count }
+                members += bytes
+            }
+            try Data(members).write(to: URL(fileURLWithPath: input + "/" + file))
+        } else {
+            try Data(records.flatMap { $0 }).write(to: URL(fileURLWithPath: input + "/" + file))
+        }
+        let (r, out) = try job(
+            "damaged-" + file, input: "  paths: [\(input)]\n  format: warc", steps: "      - html_extract: {}")
+        #expect(r.status == 0, "\(r.stderr)")
+        let docs = try Shards.documents(out + "/L1/crawl.jsonl.zst")
+        #expect(docs.map(\.id) == (0..<40).filter { $0 != 1 }.map { "urn:uuid:page-\($0)" })
+        let errors = try Shards.lines(out + "/L1/_errors/crawl.jsonl.zst").map { try JSONValue.parse($0).objectValue }
+        #expect(errors.count == 1)
+        #expect(errors.first??["kind"] == "malformed_warc")
+        #expect(errors.first??["offset"]?.intValue == records[0].count, "the damaged record's first byte")
+        #expect(errors.first??["file_offset"]?.intValue == fileOffset, "the record's byte, or its gzip member's")
+    }
+
     @Test func inputOptionsOfAnotherFormatAreRefused() throws {
         let recipe = dir.file("bad.yaml")
         try Data(

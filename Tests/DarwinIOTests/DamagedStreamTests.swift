@@ -100,4 +100,53 @@ import Testing
         #expect(r.errors.count == 1)
         #expect(r.errors.first?.kind == "corrupt_stream")
     }
+
+    /// A frame that declares a 256 MiB window (`zstd --long=28` of a stream whose size it is not told) is refused
+    /// by default, naming the window it needs, and read in full when the limit allows that window.
+    @Test func aFrameNeedingALargeWindow() throws {
+        let raw = dir.file("large-window.jsonl")
+        try Data(jsonl(0..<10_000)).write(to: URL(fileURLWithPath: raw))
+        let path = dir.file("large-window.jsonl.zst")
+        _ = try Process.output("sh", ["-c", #"zstd -q --long=28 -c < "$1" > "$2""#, "sh", raw, path])
+
+        for limit in [nil, 128 << 20] as [Int?] {
+            let reader = try ShardReader(path: path, maxWindow: limit ?? ShardReader.defaultMaxWindow)
+            var items: [ShardReader.Item] = []
+            while let item = try reader.next() { items.append(item) }
+            #expect(items.count == 1, "one error record, no documents")
+            guard case .error(let e) = items.first else {
+                Issue.record("expected an error record, got \(items.count) items")
+                continue
+            }
+            #expect(e.kind == "window_too_large")
+            #expect(e.fileOffset == 0)
+            #expect(e.message.contains("needs a window of 256 MiB; raise input.max_window"), "\(e.message)")
+            #expect(e.message.contains("(now 128MiB) to 256MiB"), "\(e.message)")
+        }
+
+        let reader = try ShardReader(path: path, maxWindow: 256 << 20)
+        var ids: [String] = []
+        while let item = try reader.next() {
+            switch item {
+            case .document(let d): ids.append(d.id)
+            case .error(let e): Issue.record("unexpected error: \(e.message)")
+            }
+        }
+        #expect(ids == (0..<10_000).map { "d\($0)" })
+    }
+
+    @Test(
+        arguments: [
+            ([0x00, 18 << 3], 1 << 28),  // window descriptor: 2^(10+18)
+            ([0x00, 17 << 3 | 4], (1 << 27) + (1 << 27) / 8 * 4),  // with a mantissa
+            ([0x20, 200], 200),  // single segment: the content size (1 byte)
+            ([0x60, 0x10, 0x01], 0x110 + 256),  // 2-byte content size, offset by 256
+            ([0xA1, 0x07, 0x00, 0x00, 0x00, 0x10], 1 << 28),  // a 1-byte dictionary id, then a 4-byte size
+            ([0x20], nil),  // cut short
+        ] as [([UInt8], Int?)])
+    func windowSizeFromTheFrameHeader(header: [UInt8], window: Int?) {
+        let bytes: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD] + header
+        let read = bytes.withUnsafeBytes { ZstdSource.windowSize(ofFrameHeader: $0) }
+        #expect(read == window, "header \(header)")
+    }
 }

@@ -181,4 +181,139 @@ import Testing
         #expect(docs[2].text.contains("<p>Café</p>"))
         #expect(reader.counters["documents.text/html"] == 1)
     }
+
+    // MARK: - Damaged records
+
+    /// How a file's records are stored.
+    enum Container: String, Sendable {
+        case plain
+        /// One gzip member per record, as crawlers write them.
+        case gzipPerRecord
+        /// The whole file as one gzip member.
+        case gzipWhole
+    }
+
+    /// One way of damaging a record.
+    enum Damage: String, Sendable, CaseIterable {
+        case badVersion, missingLength, nonNumericLength, lengthPastNextRecord, lengthPastEnd, lengthTooSmall
+        /// Bytes flipped inside the record's gzip member.
+        case corruptMember
+    }
+
+    struct DamageCase: Sendable, CustomTestStringConvertible {
+        var damage: Damage
+        var container: Container
+        /// Which of the file's records is damaged.
+        var index: Int
+        var testDescription: String { "\(damage) in record \(index) of a \(container) file" }
+
+        static let recordCount = 12
+        static let all: [DamageCase] = Damage.allCases.flatMap { damage in
+            let containers: [Container] =
+                damage == .corruptMember ? [.gzipPerRecord] : [.plain, .gzipPerRecord, .gzipWhole]
+            return containers.flatMap { c in
+                [0, 5, recordCount - 1].map { DamageCase(damage: damage, container: c, index: $0) }
+            }
+        }
+    }
+
+    /// Record `i`: a response; every third one is large (~300 KB), so a file is bigger than the reader's buffer.
+    /// Its page holds a `WARC/1.1` line that is not a record header, which a rescan must pass over.
+    func damageRecord(_ i: Int) -> String {
+        let paragraphs = i % 3 == 1 ? 4_000 : 20
+        let body =
+            "<html><body>\nWARC/1.1\n<p>a page about the format, not a header</p>\n"
+            + (0..<paragraphs).map { "<p>Page \(i), paragraph \($0): some words of text.</p>\n" }.joined()
+            + "</body></html>"
+        return response("https://example.org/\(i)", body)
+    }
+
+    /// `text` with its Content-Length changed by `f`.
+    func withLength(_ text: String, _ f: (Int) -> String) throws -> String {
+        let match = try #require(text.firstMatch(of: /Content-Length: (\d+)\r\n/))
+        let length = try #require(Int(match.1))
+        return text.replacingCharacters(in: match.range, with: "Content-Length: \(f(length))\r\n")
+    }
+
+    @Test(arguments: DamageCase.all)
+    func oneDamagedRecordIsOneErrorAndEveryOtherRecordIsRead(_ c: DamageCase) throws {
+        var records = (0..<DamageCase.recordCount).map(damageRecord)
+        let next = c.index + 1 < records.count ? records[c.index + 1].utf8.count : 5_000
+        let damaged = records[c.index]
+        switch c.damage {
+        case .badVersion: records[c.index] = "WARX" + damaged.dropFirst(4)
+        case .missingLength:
+            records[c.index] = try withLength(damaged) { _ in "" }.replacingOccurrences(
+                of: "Content-Length: \r\n", with: "")
+        case .nonNumericLength: records[c.index] = try withLength(damaged) { _ in "twelve" }
+        case .lengthPastNextRecord: records[c.index] = try withLength(damaged) { String($0 + next / 2 + 13) }
+        case .lengthPastEnd: records[c.index] = try withLength(damaged) { String($0 + 1_000_000_000) }
+        case .lengthTooSmall: records[c.index] = try withLength(damaged) { String($0 - 40) }
+        case .corruptMember: break
+        }
+        let plain = records.map { Array($0.utf8) }
+        let expectedOffset = plain[..<c.index].reduce(0) { $0 + $1.count }
+        var file: [UInt8]
+        let expectedFileOffset: Int
+        let path: String
+        switch c.container {
+        case .plain:
+            file = plain.flatMap { $0 }
+            expectedFileOffset = expectedOffset
+            path = dir.file("damaged.warc")
+        case .gzipPerRecord:
+            var members = try gzipMembers(plain)
+            if c.damage == .corruptMember {
+                let mid = members[c.index].count / 2
+                for k in (mid - 8)..<(mid + 8) { members[c.index][k] ^= 0x5A }
+            }
+            file = members.flatMap { $0 }
+            expectedFileOffset = members[..<c.index].reduce(0) { $0 + $1.count }
+            path = dir.file("damaged.warc.gz")
+        case .gzipWhole:
+            file = try gzipMembers([plain.flatMap { $0 }])[0]
+            expectedFileOffset = 0
+            path = dir.file("damaged.warc.gz")
+        }
+        try Data(file).write(to: URL(fileURLWithPath: path))
+
+        let reader = try WARCReader(path: path, options: options)
+        let (docs, errors) = try readAll(reader)
+        let urls = docs.map { $0.value(atPath: "url")?.stringValue ?? "" }
+        let expected = (0..<DamageCase.recordCount).filter { $0 != c.index }.map { "https://example.org/\($0)" }
+        #expect(urls == expected, "every record but the damaged one is read")
+        #expect(errors.count == 1, "\(errors.map(\.message))")
+        let e = try #require(errors.first)
+        #expect(e.offset == expectedOffset, "the error names the damaged record's first byte: \(e.message)")
+        #expect(e.fileOffset == expectedFileOffset, "\(e.message)")
+        let expectedKind: String
+        switch c.damage {
+        case .corruptMember: expectedKind = "corrupt_stream"
+        case .lengthPastEnd where c.index == DamageCase.recordCount - 1,
+            .lengthPastNextRecord where c.index == DamageCase.recordCount - 1:
+            // Nothing follows: the file looks cut.
+            expectedKind = "truncated_warc"
+        default: expectedKind = "malformed_warc"
+        }
+        #expect(e.kind == expectedKind, "\(e.message)")
+        #expect(e.message.contains("byte \(expectedOffset)"), "\(e.message)")
+        #expect(reader.bufferCapacity == 1 << 20, "rescanning streams: the buffer does not grow")
+    }
+
+    /// Each of `parts` compressed as one gzip member (one `gzip` run for all of them).
+    func gzipMembers(_ parts: [[UInt8]]) throws -> [[UInt8]] {
+        let names = parts.indices.map { dir.file("part-\(UUID().uuidString)-\($0)") }
+        for (name, bytes) in zip(names, parts) { try Data(bytes).write(to: URL(fileURLWithPath: name)) }
+        _ = try Process.output("gzip", ["-n", "-f"] + names)
+        return try names.map { try [UInt8](Data(contentsOf: URL(fileURLWithPath: $0 + ".gz"))) }
+    }
+
+    @Test(
+        arguments: [
+            ("WARC/1.0", true), ("WARC/1.1", true), ("WARC/0.17", true), ("WARC/1.0 ", true), ("WARX/1.0", false),
+            ("WARC/", false), ("WARC/1.", false), ("WARC/.1", false), ("WARC/1.0x", false), ("WARC/1.0 1", false),
+        ])
+    func versionLines(line: String, valid: Bool) {
+        #expect(WARCReader.isVersionLine(Array(line.utf8)) == valid, "\(line)")
+    }
 }

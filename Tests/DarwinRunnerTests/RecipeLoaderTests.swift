@@ -114,6 +114,26 @@ import Testing
         #expect(e.message.hasPrefix(message), "\(e)")
     }
 
+    @Test func maxWindowIsAPowerOfTwoForJSONL() throws {
+        func input(_ lines: String) -> String {
+            "input:\n  paths: [d]\n\(lines)output: o\nstages: [{level: L2}]\n"
+        }
+        #expect(try loader.parse(text: input(""), path: "r.yaml").input.maxWindow == 128 << 20)
+        #expect(try loader.parse(text: input("  max_window: 512MiB\n"), path: "r.yaml").input.maxWindow == 512 << 20)
+        #expect(try loader.parse(text: input("  max_window: 2GiB\n"), path: "r.yaml").input.maxWindow == 1 << 31)
+        for (value, message) in [
+            ("100MiB", "input.max_window must be a power of two from 1MiB to 2GiB"),
+            ("4GiB", "input.max_window must be a power of two from 1MiB to 2GiB"),
+            ("512KiB", "input.max_window must be a power of two from 1MiB to 2GiB"),
+            ("lots", "input.max_window: expected a size such as 512MiB"),
+        ] {
+            let e = try #require(error(input("  max_window: \(value)\n")), "\(value)")
+            #expect(e.line == 3 && e.message.hasPrefix(message), "\(e)")
+        }
+        let warc = try #require(error(input("  format: warc\n  max_window: 256MiB\n")))
+        #expect(warc.message == "input.max_window applies to format jsonl, not warc", "\(warc)")
+    }
+
     @Test func missingRecipeFile() {
         #expect(throws: RecipeError.self) { try loader.load(path: "/nonexistent/recipe.yaml") }
     }
@@ -212,6 +232,25 @@ import Testing
         #expect(same.firstInvalidStage == nil && same.changes.isEmpty)
         let appended = RecipeDiff(recorded: [a.stages[0].record], planned: a.stages)
         #expect(appended.firstInvalidStage == nil && appended.addedStages == ["after"])
+    }
+
+    @Test func aLargerWindowChangesTheFirstStage() throws {
+        func plan(_ window: String?) throws -> JobPlan {
+            let r = try loader.parse(
+                text: "input: {paths: [d]\(window.map { ", max_window: \($0)" } ?? "")}\noutput: o\n"
+                    + "stages: [{level: L2}, {name: b, level: L2}]\n", path: "r.yaml")
+            let inputs = [InputShard(path: "/d/a.jsonl.zst", name: "a", fileBytes: 1)]
+            return try JobPlan(recipe: r, inputs: inputs, outputDirectory: "/o")
+        }
+        let unset = try plan(nil)
+        #expect(
+            !unset.stages[0].definition.contains("max_window"), "jobs from before the option keep their fingerprints")
+        #expect(try plan("128MiB").stages[0].fingerprint == unset.stages[0].fingerprint)
+        let larger = try plan("256MiB")
+        #expect(larger.stages[0].definition.contains(#""max_window":268435456"#))
+        let diff = RecipeDiff(recorded: unset.stages.map(\.record), planned: larger.stages)
+        #expect(diff.firstInvalidStage == 0)
+        #expect(diff.changes.first == "stage 'L2': input max_window (unset) → 268435456", "\(diff.changes)")
     }
 
     @Test func untilCutsThePlan() throws {

@@ -7,8 +7,16 @@ import Foundation
 ///
 /// A response's HTTP headers give the content type and charset; records of other content types, HTTP
 /// statuses other than 2xx, requests, metadata, revisits and warcinfo are skipped and counted. The page is
-/// decoded to UTF-8 (HTTP charset, BOM, `<meta>`, then detection). A truncated or corrupt record becomes an
-/// error record naming the file and byte offset, and reading goes on with the next record.
+/// decoded to UTF-8 (HTTP charset, BOM, `<meta>`, then detection).
+///
+/// A damaged record — a bad version line, a missing or wrong `Content-Length` (one that does not end at the
+/// record's CR LF CR LF), a truncated or corrupt gzip member — becomes one error record whose `offset` is the
+/// record's first byte (`file_offset`: that byte in a plain file, the start of its gzip member in a `.gz`
+/// file). Reading then goes on at the next record header after the damaged record's first line: a
+/// `WARC/<major>.<minor>` line at a line start followed by header lines and a blank line, or, after a damaged
+/// gzip member, the next member. A wrong `Content-Length` is found only after its block has been read, so
+/// the reader goes back to the record (within its buffer, or by seeking the file, or decoding the record's
+/// gzip member again) and scans from there, streaming.
 public final class WARCReader: DocumentReader {
     public let path: String
     public let options: RawInputOptions
@@ -25,17 +33,23 @@ public final class WARCReader: DocumentReader {
     private var sourceError: SourceError?
     /// The file name, for ids and provenance.
     private let fileName: String
+    /// A record header block longer than this is damaged (real ones are a few hundred bytes).
+    static let maxHeaderBytes = 1 << 18
 
     public init(path: String, options: RawInputOptions) throws(SourceError) {
         self.path = path
         self.options = options
-        source = path.hasSuffix(".gz") ? try GzipSource(path: path) : try PlainSource(path: path)
+        source =
+            path.hasSuffix(".gz") ? try GzipSource(path: path, tracksMembers: true) : try PlainSource(path: path)
         fileName = (path as NSString).lastPathComponent
     }
 
     public var fileBytesRead: Int { source.fileOffset }
 
     private var offset: Int { base + position }
+
+    /// The size of the read buffer, for memory checks.
+    var bufferCapacity: Int { buffer.count }
 
     // MARK: - Buffer
 
@@ -55,6 +69,7 @@ public final class WARCReader: DocumentReader {
             base += position
             filled = tail
             position = 0
+            source.forgetRestartPoints(before: base)
         }
         if buffer.count < n { buffer += [UInt8](repeating: 0, count: n - buffer.count) }
         while filled < n {
@@ -136,38 +151,47 @@ public final class WARCReader: DocumentReader {
 
     // MARK: - Records
 
+    /// Where a record begins: its decompressed offset, and where decoding can start again to reach it.
+    private struct RecordStart {
+        var offset: Int
+        var restart: SourcePosition?
+    }
+
     public func next() throws(SourceError) -> ShardReader.Item? {
         while true {
-            if let e = sourceError {
-                // The broken member is gone: start again at whatever the source finds next.
-                sourceError = nil
-                position = filled
-                return .error(record(kind: e.kind, at: offset, fileOffset: e.fileOffset, e.description))
-            }
-            guard let start = try headerLine() else {
+            if sourceError != nil { return .error(broken(nil)) }
+            guard let first = try headerLine() else {
                 if sourceError != nil { continue }
                 return nil
             }
-            let recordOffset = start.offset
-            let recordFileOffset = source.fileOffset
-            if sourceError != nil { return .error(broken(recordOffset)) }
-            guard start.line.starts(with: Array("WARC/".utf8)) else {
-                let shown = String(decoding: start.line.prefix(40), as: UTF8.self)
-                try resync()
-                return .error(
-                    record(
-                        kind: "malformed_warc", at: recordOffset, fileOffset: recordFileOffset,
-                        "not a WARC record header at byte \(recordOffset): '\(shown)'"))
+            let record = RecordStart(offset: first.offset, restart: source.restartPoint(forOutput: first.offset))
+            let at = record.offset
+            if sourceError != nil { return .error(broken(record)) }
+            guard Self.isVersionLine(first.line) else {
+                let shown = String(decoding: first.line.prefix(40), as: UTF8.self)
+                return .error(try damaged(record, "not a WARC record header at byte \(at): '\(shown)'"))
             }
             var headers: [String: String] = [:]
-            while let l = try line(), !l.isEmpty { Self.addHeader(l[...], to: &headers) }
-            if sourceError != nil { return .error(broken(recordOffset)) }
-            guard let lengthText = headers["content-length"], let length = Int(lengthText), length >= 0 else {
-                try resync()
+            var headerEnded = false
+            while let l = try line() {
+                if l.isEmpty {
+                    headerEnded = true
+                    break
+                }
+                Self.addHeader(l[...], to: &headers)
+                if offset - at > Self.maxHeaderBytes { break }
+            }
+            if sourceError != nil { return .error(broken(record)) }
+            guard headerEnded else {
                 return .error(
-                    record(
-                        kind: "malformed_warc", at: recordOffset, fileOffset: recordFileOffset,
-                        "WARC record at byte \(recordOffset) has no valid Content-Length"))
+                    try damaged(
+                        record, "WARC record at byte \(at) has no blank line within \(Self.maxHeaderBytes) bytes",
+                        orTruncated: "WARC record at byte \(at) is truncated: the file ends in its header"))
+            }
+            guard let lengthText = headers["content-length"], let length = Int(lengthText), length >= 0 else {
+                let found = headers["content-length"].map { "'\($0.prefix(40))'" } ?? "none"
+                return .error(
+                    try damaged(record, "WARC record at byte \(at) has no valid Content-Length (found \(found))"))
             }
             let type = headers["warc-type"] ?? "unknown"
             let wanted = type == "response" || type == "resource" || type == "conversion"
@@ -182,17 +206,27 @@ public final class WARCReader: DocumentReader {
             } else {
                 _ = try skip(length)
             }
-            if sourceError != nil { return .error(broken(recordOffset)) }
-            if offset - blockStart < length {
+            if sourceError != nil { return .error(broken(record)) }
+            let got = offset - blockStart
+            if got < length {
                 return .error(
-                    record(
-                        kind: "truncated_warc", at: recordOffset, fileOffset: recordFileOffset,
-                        "WARC record at byte \(recordOffset) is truncated: the file ends after \(offset - blockStart) of its \(length) bytes"
-                    ))
+                    try damaged(
+                        record,
+                        "WARC record at byte \(at): its Content-Length (\(length)) runs past the end of the file",
+                        orTruncated:
+                            "WARC record at byte \(at) is truncated: the file ends after \(got) of its \(length) bytes")
+                )
+            }
+            guard try recordEnds() else {
+                return .error(
+                    try damaged(
+                        record,
+                        "WARC record at byte \(at): its Content-Length (\(length)) does not end the record "
+                            + "(no CR LF CR LF after the block)"))
             }
             counters["records." + type, default: 0] += 1
             guard wanted else { continue }
-            if let item = document(type: type, headers: headers, block: block, fullLength: length, at: recordOffset) {
+            if let item = document(type: type, headers: headers, block: block, fullLength: length, at: at) {
                 return item
             }
         }
@@ -208,55 +242,183 @@ public final class WARCReader: DocumentReader {
         }
     }
 
-    /// Skips to the next line that starts a WARC record.
-    private func resync() throws(SourceError) {
+    /// Whether the block just read ends its record, consuming the end: CR LF CR LF (LF LF from careless
+    /// writers), or fewer line ends right before the next `WARC/` line or the end of the data.
+    ///
+    /// A `Content-Length` too large or too small puts the end of the block elsewhere, almost never before
+    /// one of these.
+    private func recordEnds() throws(SourceError) -> Bool {
+        let complete = !(try fill(9))
+        let n = min(filled - position, 9)
+        let end: Int? = buffer.withUnsafeBytes { raw in
+            let b = UnsafeRawBufferPointer(rebasing: raw[position..<(position + n)])
+            let (cr, lf): (UInt8, UInt8) = (0x0D, 0x0A)
+            if n >= 4 && b[0] == cr && b[1] == lf && b[2] == cr && b[3] == lf { return 4 }
+            if n >= 2 && b[0] == lf && b[1] == lf { return 2 }
+            if complete && b.allSatisfy({ $0 == cr || $0 == lf }) { return n }
+            let lineEnd = n >= 2 && b[0] == cr && b[1] == lf ? 2 : n >= 1 && b[0] == lf ? 1 : 0
+            return b.dropFirst(lineEnd).starts(with: Self.versionPrefix) ? lineEnd : nil
+        }
+        guard let end else { return false }
+        position += end
+        return true
+    }
+
+    // MARK: - Damaged records
+
+    /// The record at `record` is damaged (not a stream problem): names it, and moves to the next record header
+    /// after its first line.
+    ///
+    /// - Parameters:
+    ///   - message: What is wrong; where reading goes on is added.
+    ///   - truncated: Said instead, as `truncated_warc`, when no record header follows (the file was cut).
+    private func damaged(_ record: RecordStart, _ message: String, orTruncated truncated: String? = nil)
+        throws(SourceError) -> ErrorRecord
+    {
+        if try rewind(to: record) { _ = try line() }
+        let next = try resync()
+        if let truncated, next == nil {
+            return self.record(kind: "truncated_warc", at: record.offset, fileOffset: record.restart?.file, truncated)
+        }
+        let resumed = next.map { "; reading goes on at the next record, byte \($0)" } ?? ""
+        return self.record(
+            kind: "malformed_warc", at: record.offset, fileOffset: record.restart?.file, message + resumed)
+    }
+
+    /// Puts the read position back at the start of `record`; false if the source cannot go back that far.
+    private func rewind(to record: RecordStart) throws(SourceError) -> Bool {
+        if record.offset >= base && record.offset <= base + filled {
+            position = record.offset - base
+            return true
+        }
+        guard let point = record.restart, point.output <= record.offset else { return false }
+        try source.restart(at: point)
+        base = point.output
+        position = 0
+        filled = 0
+        atEnd = false
+        sourceError = nil
+        let gap = record.offset - point.output
+        return try skip(gap) == gap
+    }
+
+    private static let versionPrefix = Array("WARC/".utf8)
+
+    /// Skips to the next record header: a `WARC/<major>.<minor>` line at a line start, followed by header
+    /// lines and a blank line. Returns its offset, or nil at the end of the data (everything skipped).
+    ///
+    /// Streams: only the bytes being looked at (at most a header block) are held.
+    private func resync() throws(SourceError) -> Int? {
         while true {
-            guard try fill(5) else {
-                position = filled
-                return
-            }
-            let found: Int? = buffer.withUnsafeBytes { raw in
+            let candidate: Int? = buffer.withUnsafeBytes { raw in
                 guard let b = raw.baseAddress else { return nil }
-                var p = position
+                var p = max(position, 1)
                 while p + 5 <= filled {
-                    guard let hit = memchr(b + p, Int32(UInt8(ascii: "W")), filled - p) else {
-                        return nil
-                    }
+                    guard let hit = memchr(b + p, Int32(UInt8(ascii: "W")), filled - p) else { return nil }
                     let i = b.distance(to: hit)
-                    if i + 5 <= filled, memcmp(b + i, "WARC/", 5) == 0,
-                        i == 0 || raw[i - 1] == 0x0A
-                    {
-                        return i
-                    }
+                    if i + 5 > filled { return nil }
+                    if raw[i - 1] == 0x0A, memcmp(b + i, "WARC/", 5) == 0 { return i }
                     p = i + 1
                 }
                 return nil
             }
-            if let i = found {
+            if let i = candidate {
                 position = i
-                return
+                if try isHeaderBlock() { return offset }
+                position += 1
+                continue
             }
-            position = max(position, filled - 4)
-            if atEnd {
-                position = filled
-                return
-            }
+            // Keep the last bytes, which may begin a header, and the byte before them.
+            position = max(position, filled - 5)
             guard try fill(filled - position + 1) else {
                 position = filled
-                return
+                return nil
             }
         }
     }
 
-    /// The record at `offset` was cut short by a damaged or truncated compressed stream: named with the
-    /// stream's problem; reading starts again wherever the source found its next member.
-    private func broken(_ offset: Int) -> ErrorRecord {
+    /// Whether the bytes at `position` are a whole record header block (reading more as needed).
+    private func isHeaderBlock() throws(SourceError) -> Bool {
+        while true {
+            let complete = atEnd || sourceError != nil
+            let verdict: Bool? = buffer.withUnsafeBytes { raw in
+                Self.headerBlock(UnsafeRawBufferPointer(rebasing: raw[position..<filled]), complete: complete)
+            }
+            if let verdict { return verdict }
+            guard filled - position < Self.maxHeaderBytes, try fill(filled - position + 1) else { return false }
+        }
+    }
+
+    /// Whether `bytes` start with a record header block: a version line, `Name: value` lines (or folded
+    /// continuation lines) and a blank line; nil if they end first and more may come (`complete` false).
+    static func headerBlock(_ bytes: UnsafeRawBufferPointer, complete: Bool) -> Bool? {
+        var i = 0
+        var fields = 0
+        while true {
+            guard let nl = bytes[i...].firstIndex(of: 0x0A) else { return complete ? false : nil }
+            var end = nl
+            if end > i && bytes[end - 1] == 0x0D { end -= 1 }
+            let line = bytes[i..<end]
+            i = nl + 1
+            if line.startIndex == 0 {
+                guard isVersionLine(line) else { return false }
+            } else if line.isEmpty {
+                return fields > 0
+            } else if line.first == 0x20 || line.first == 0x09 {
+                guard fields > 0 else { return false }
+            } else {
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
+                    line[..<colon].allSatisfy(isTokenByte)
+                else { return false }
+                fields += 1
+            }
+        }
+    }
+
+    /// Whether a line is a WARC version line: `WARC/` and a `<major>.<minor>` version (trailing blanks allowed).
+    static func isVersionLine<Line: Collection<UInt8>>(_ line: Line) -> Bool {
+        guard line.starts(with: versionPrefix) else { return false }
+        // major digits, ".", minor digits, then only blanks
+        var part = 0
+        var digits = 0
+        for c in line.dropFirst(5) {
+            switch (part, c) {
+            case (0...1, UInt8(ascii: "0")...UInt8(ascii: "9")): digits += 1
+            case (0, UInt8(ascii: ".")) where digits > 0: (part, digits) = (1, 0)
+            case (1...2, 0x20) where digits > 0, (1...2, 0x09) where digits > 0: part = 2
+            default: return false
+            }
+        }
+        return part >= 1 && digits > 0
+    }
+
+    /// A byte allowed in a header name (an RFC 9110 token character).
+    private static func isTokenByte(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return tokenPunctuation.contains(c)
+        }
+    }
+
+    private static let tokenPunctuation = Array("!#$%&'*+-.^_`|~".utf8)
+
+    /// The record at `record` (or, between records, the damaged member itself) was cut short by a damaged or
+    /// truncated compressed stream: named with the stream's problem at the record's first byte; reading starts
+    /// again wherever the source found its next member.
+    private func broken(_ record: RecordStart?) -> ErrorRecord {
         let e = sourceError
         sourceError = nil
+        let damaged = source.damagedStart
         position = filled
-        return record(
-            kind: e?.kind ?? "truncated_warc", at: offset, fileOffset: e?.fileOffset,
-            "WARC record at byte \(offset) is cut short: " + (e?.description ?? "the stream broke"))
+        let at = record?.offset ?? damaged?.output ?? offset
+        let fileOffset = record != nil ? record?.restart?.file : damaged?.file
+        let what = record != nil ? "WARC record at byte \(at) is cut short: " : "WARC data at byte \(at) is lost: "
+        return self.record(
+            kind: e?.kind ?? "truncated_warc", at: at, fileOffset: fileOffset ?? e?.fileOffset,
+            what + (e?.description ?? "the stream broke"))
     }
 
     private func record(kind: String, at offset: Int, fileOffset: Int?, _ message: String) -> ErrorRecord {

@@ -20,9 +20,9 @@ public enum ShardCompression: String, Sendable, CaseIterable {
     }
 
     /// Opens a file compressed this way as a stream of its decompressed bytes.
-    func openSource(path: String) throws(SourceError) -> any ByteSource {
+    func openSource(path: String, maxWindow: Int = ShardReader.defaultMaxWindow) throws(SourceError) -> any ByteSource {
         switch self {
-        case .zstd: return try ZstdSource(path: path)
+        case .zstd: return try ZstdSource(path: path, maxWindow: maxWindow)
         case .gzip: return try GzipSource(path: path)
         case .none: return try PlainSource(path: path)
         }
@@ -77,13 +77,24 @@ public final class ShardReader {
     /// The default cap on a line: 64 MiB.
     public static let defaultMaxLineBytes = 64 << 20
 
+    /// The default largest zstd window a frame may need: 128 MiB (zstd's own default limit, what `zstd -d`
+    /// accepts without `--long`).
+    public static let defaultMaxWindow = 128 << 20
+
     /// Opens a shard.
     ///
+    /// - Parameters:
+    ///   - path: The file.
+    ///   - maxLineBytes: Longer lines become `line_too_long` error records.
+    ///   - maxWindow: The largest zstd window a frame may need (a power of two); a frame that needs more is
+    ///     a `window_too_large` error record.
     /// - Throws: ``SourceError/io(path:message:)`` when the file cannot be opened.
-    public init(path: String, maxLineBytes: Int = ShardReader.defaultMaxLineBytes) throws(SourceError) {
+    public init(
+        path: String, maxLineBytes: Int = ShardReader.defaultMaxLineBytes, maxWindow: Int = ShardReader.defaultMaxWindow
+    ) throws(SourceError) {
         self.path = path
         self.maxLineBytes = maxLineBytes
-        source = try ShardCompression(path: path).openSource(path: path)
+        source = try ShardCompression(path: path).openSource(path: path, maxWindow: maxWindow)
         lines = LineReader(source: source, maxLineBytes: maxLineBytes)
     }
 

@@ -17,6 +17,43 @@ protocol ByteSource: AnyObject {
 
     /// The file the compressed bytes come from.
     var file: FileBlockReader { get }
+
+    /// Where decoding can start again to reach decompressed byte `offset`: the start of the gzip member that
+    /// holds it, or the byte itself in a plain file; `nil` when the source cannot restart there.
+    func restartPoint(forOutput offset: Int) -> SourcePosition?
+
+    /// Goes back to `point` (from ``restartPoint(forOutput:)``): the next read returns the bytes from
+    /// `point.output` on.
+    ///
+    /// - Throws: ``SourceError/io(path:message:)`` when the file cannot be repositioned.
+    func restart(at point: SourcePosition) throws(SourceError)
+
+    /// Lets the source forget restart points before decompressed byte `offset` (the reader will not go back
+    /// further), so they take bounded memory.
+    func forgetRestartPoints(before offset: Int)
+
+    /// Where the member or frame named by the last `.corrupt` or `.truncated` error began, when known.
+    var damagedStart: SourcePosition? { get }
+}
+
+extension ByteSource {
+    func restartPoint(forOutput offset: Int) -> SourcePosition? { nil }
+
+    func restart(at point: SourcePosition) throws(SourceError) {
+        preconditionFailure("restart(at:) needs a restart point, and this source gives none")
+    }
+
+    func forgetRestartPoints(before offset: Int) {}
+
+    var damagedStart: SourcePosition? { nil }
+}
+
+/// A decompressed offset and the file offset where decoding starts to produce it.
+struct SourcePosition: Equatable {
+    /// Offset in the decompressed stream.
+    var output: Int
+    /// Offset in the file.
+    var file: Int
 }
 
 /// A problem reading or decompressing a file.
@@ -25,6 +62,8 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     case truncated(format: String, fileOffset: Int)
     /// The compressed data is corrupt at about this position.
     case corrupt(format: String, fileOffset: Int, message: String)
+    /// A zstd frame needs a larger window than the limit (`window` and `limit` in bytes); the frame is skipped.
+    case windowTooLarge(fileOffset: Int, window: Int, limit: Int)
     /// The operating system reported an error (not recoverable).
     case io(path: String, message: String)
 
@@ -35,6 +74,15 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
                 "truncated \(format) stream (ends inside a \(format == "gzip" ? "member" : "frame") at byte \(offset))"
         case .corrupt(let format, let offset, let message):
             return "corrupt \(format) data near byte \(offset): \(message)"
+        case .windowTooLarge(let offset, let window, let limit):
+            let mib = 1 << 20
+            let needed = (window + mib - 1) / mib
+            let setting = 1 << (Int.bitWidth - (window - 1).leadingZeroBitCount)
+            let advice =
+                setting <= ZstdSource.largestWindow
+                ? "raise input.max_window (now \(limit / mib)MiB) to \(setting / mib)MiB"
+                : "more than the \(ZstdSource.largestWindow / mib) MiB darwin can give"
+            return "zstd frame at byte \(offset) needs a window of \(needed) MiB; \(advice)"
         case .io(let path, let message):
             return "\(path): \(message)"
         }
@@ -45,6 +93,7 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .truncated: return "truncated_stream"
         case .corrupt: return "corrupt_stream"
+        case .windowTooLarge: return "window_too_large"
         case .io: return "io_error"
         }
     }
@@ -52,7 +101,7 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The compressed-file offset of the problem, when known.
     public var fileOffset: Int? {
         switch self {
-        case .truncated(_, let o), .corrupt(_, let o, _): return o
+        case .truncated(_, let o), .corrupt(_, let o, _), .windowTooLarge(let o, _, _): return o
         case .io: return nil
         }
     }
@@ -98,6 +147,23 @@ final class FileBlockReader {
     /// File offset of `buffer[start]`.
     var offset: Int { bufferFileOffset + start }
 
+    /// Moves to file offset `offset`: within the bytes still held if it can, else with `lseek(2)`.
+    ///
+    /// - Throws: ``SourceError/io(path:message:)`` when `lseek` fails.
+    func seek(to offset: Int) throws(SourceError) {
+        if offset >= bufferFileOffset && offset <= bufferFileOffset + end {
+            start = offset - bufferFileOffset
+            return
+        }
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
+            throw .io(path: path, message: "lseek failed: " + String(cString: strerror(errno)))
+        }
+        bufferFileOffset = offset
+        start = 0
+        end = 0
+        isAtEOF = false
+    }
+
     /// Moves the unread bytes to the front and reads more; returns false at end of file.
     @discardableResult
     func refill() throws(SourceError) -> Bool {
@@ -142,6 +208,10 @@ final class PlainSource: ByteSource {
     }
 
     var fileOffset: Int { file.offset }
+
+    func restartPoint(forOutput offset: Int) -> SourcePosition? { SourcePosition(output: offset, file: offset) }
+
+    func restart(at point: SourcePosition) throws(SourceError) { try file.seek(to: point.file) }
 
     func read(into out: UnsafeMutableRawBufferPointer) throws(SourceError) -> Int {
         if file.available == 0 { try file.refill() }

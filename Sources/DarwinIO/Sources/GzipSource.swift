@@ -5,7 +5,9 @@ import Foundation
 /// writers) with zlib.
 ///
 /// After a corrupt member the source skips to the next gzip header; NUL padding after the last
-/// member is ignored, other trailing bytes are reported.
+/// member is ignored, other trailing bytes are reported. Asked to (`tracksMembers`), it remembers where
+/// recent members start, so a reader can name a damaged record's member and decode it again (WARC files
+/// hold one member per record).
 final class GzipSource: ByteSource {
     private static let memberMagic: [UInt8] = [0x1F, 0x8B, 0x08]
     let file: FileBlockReader
@@ -13,8 +15,17 @@ final class GzipSource: ByteSource {
     private var memberOpen = false
     private var atMemberStart = true
     private var quietUntilOutput = false
+    /// Decompressed bytes returned so far.
+    private var output = 0
+    /// Where the member being decoded began.
+    private var member = SourcePosition(output: 0, file: 0)
+    private let tracksMembers: Bool
+    /// Starts of the members not forgotten yet, oldest first (only when `tracksMembers`).
+    private var memberStarts: [SourcePosition] = []
+    private(set) var damagedStart: SourcePosition?
 
-    init(path: String) throws(SourceError) {
+    init(path: String, tracksMembers: Bool = false) throws(SourceError) {
+        self.tracksMembers = tracksMembers
         file = try FileBlockReader(path: path, blockSize: 1 << 20)
         // 15 + 16: a 32 KiB window, gzip wrapper only.
         let r = czlib_inflate_init2(&stream, 15 + 16)
@@ -24,6 +35,38 @@ final class GzipSource: ByteSource {
     deinit { inflateEnd(&stream) }
 
     var fileOffset: Int { file.offset }
+
+    func restartPoint(forOutput offset: Int) -> SourcePosition? {
+        guard let i = lastMemberStart(atOrBefore: offset) else { return nil }
+        return memberStarts[i]
+    }
+
+    func restart(at point: SourcePosition) throws(SourceError) {
+        try file.seek(to: point.file)
+        inflateReset(&stream)
+        memberOpen = false
+        atMemberStart = true
+        quietUntilOutput = false
+        damagedStart = nil
+        output = point.output
+        // Members from the point on are met again.
+        while let last = memberStarts.last, last.file >= point.file { memberStarts.removeLast() }
+    }
+
+    func forgetRestartPoints(before offset: Int) {
+        if let i = lastMemberStart(atOrBefore: offset), i > 0 { memberStarts.removeFirst(i) }
+    }
+
+    /// The index of the last remembered member that starts at or before decompressed byte `offset`.
+    private func lastMemberStart(atOrBefore offset: Int) -> Int? {
+        var low = 0
+        var high = memberStarts.count
+        while low < high {
+            let mid = (low + high) / 2
+            if memberStarts[mid].output <= offset { low = mid + 1 } else { high = mid }
+        }
+        return low > 0 ? low - 1 : nil
+    }
 
     func read(into out: UnsafeMutableRawBufferPointer) throws(SourceError) -> Int {
         guard let dst = out.baseAddress, out.count > 0 else { return 0 }
@@ -39,12 +82,15 @@ final class GzipSource: ByteSource {
                     quietUntilOutput = true
                     let found = try file.skip(toNext: Self.memberMagic)
                     if !wasQuiet {
+                        damagedStart = SourcePosition(output: output, file: at)
                         throw .corrupt(format: "gzip", fileOffset: at, message: "not a gzip member header")
                     }
                     if !found { return 0 }
                     continue
                 }
                 atMemberStart = false
+                member = SourcePosition(output: output, file: file.offset)
+                if tracksMembers { memberStarts.append(member) }
             }
             if file.available == 0 { try file.refill() }
             let offsetBefore = file.offset
@@ -67,12 +113,18 @@ final class GzipSource: ByteSource {
             case Z_BUF_ERROR:
                 // No progress possible: out of input.
                 if availableIn == 0 || file.isAtEOF && file.available == 0 {
-                    if produced > 0 { return produced }
+                    if produced > 0 {
+                        output += produced
+                        return produced
+                    }
                     inflateReset(&stream)
                     memberOpen = false
                     atMemberStart = true
                     file.start = file.end
-                    if !quietUntilOutput { throw .truncated(format: "gzip", fileOffset: file.offset) }
+                    if !quietUntilOutput {
+                        damagedStart = member
+                        throw .truncated(format: "gzip", fileOffset: file.offset)
+                    }
                     return 0
                 }
             default:
@@ -84,6 +136,7 @@ final class GzipSource: ByteSource {
                 let found = try file.skip(toNext: Self.memberMagic)
                 atMemberStart = true
                 if !wasQuiet {
+                    damagedStart = member
                     throw .corrupt(format: "gzip", fileOffset: offsetBefore + consumed, message: message)
                 }
                 if !found { return 0 }
@@ -91,6 +144,7 @@ final class GzipSource: ByteSource {
             }
             if produced > 0 {
                 quietUntilOutput = false
+                output += produced
                 return produced
             }
             if file.available == 0, file.isAtEOF, memberOpen {
@@ -98,7 +152,10 @@ final class GzipSource: ByteSource {
                 inflateReset(&stream)
                 memberOpen = false
                 atMemberStart = true
-                if !quietUntilOutput { throw .truncated(format: "gzip", fileOffset: file.offset) }
+                if !quietUntilOutput {
+                    damagedStart = member
+                    throw .truncated(format: "gzip", fileOffset: file.offset)
+                }
                 return 0
             }
         }

@@ -3,25 +3,73 @@ import Foundation
 
 /// Decompresses a zstd file (one or more frames, skippable frames allowed) with the streaming API.
 ///
-/// The window is capped (`ZSTD_d_windowLogMax` 27, 128 MiB) so a hostile frame cannot make a worker
-/// allocate without bound. After a corrupt frame the source skips to the next frame magic number.
+/// The window is capped (`maxWindow`, 128 MiB unless the recipe's `input.max_window` says otherwise) so a
+/// hostile frame cannot make a worker allocate without bound; a frame that needs more is reported as
+/// ``SourceError/windowTooLarge(fileOffset:window:limit:)`` with the window it needs, and skipped. After a
+/// corrupt frame the source skips to the next frame magic number.
 final class ZstdSource: ByteSource {
     private static let frameMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
+    /// The largest window a limit may allow: 2 GiB (`ZSTD_WINDOWLOG_MAX_64` is 31).
+    static let largestWindow = 1 << 31
+    /// The longest frame header: magic, descriptor, window, dictionary id and content size (18 bytes).
+    private static let largestFrameHeader = 18
     let file: FileBlockReader
     private let dctx: OpaquePointer
+    /// The window limit in bytes: `maxWindow` rounded up to a power of two within 1 KiB…2 GiB.
+    private let windowLimit: Int
     /// Inside a frame that has not ended yet.
     private var frameOpen = false
+    /// File offset where the current frame began, to read its header again when its window is too large.
+    private var frameStart = 0
     /// Set after an error until some output is produced, so one damaged region is reported once.
     private var quietUntilOutput = false
 
-    init(path: String) throws(SourceError) {
+    /// Opens a zstd file.
+    ///
+    /// - Parameters:
+    ///   - path: The file.
+    ///   - maxWindow: The largest window a frame may need, in bytes (a power of two; others are rounded up).
+    /// - Throws: ``SourceError/io(path:message:)`` when the file cannot be opened.
+    init(path: String, maxWindow: Int = ShardReader.defaultMaxWindow) throws(SourceError) {
         file = try FileBlockReader(path: path, blockSize: max(ZSTD_DStreamInSize(), 1 << 20))
         guard let d = ZSTD_createDCtx() else { throw .io(path: path, message: "ZSTD_createDCtx failed: out of memory") }
         dctx = d
-        _ = ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27)
+        let windowLog = min(max(Int.bitWidth - (max(maxWindow, 2) - 1).leadingZeroBitCount, 10), 31)
+        windowLimit = 1 << windowLog
+        _ = ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, Int32(windowLog))
     }
 
     deinit { ZSTD_freeDCtx(dctx) }
+
+    /// The window the frame at `frameStart` declares, from its header (nil if the header is not at hand).
+    private func frameWindow() -> Int? {
+        let at = frameStart - (file.offset - file.start)
+        guard at >= 0, at < file.end else { return nil }
+        return Self.windowSize(ofFrameHeader: UnsafeRawBufferPointer(start: file.base + at, count: file.end - at))
+    }
+
+    /// The window size a zstd frame header declares (RFC 8878, 3.1.1.1): from the window descriptor, or the
+    /// content size for a single-segment frame; nil if `bytes` do not start with a whole frame header.
+    ///
+    /// Read here rather than with `ZSTD_getFrameHeader`, which zstd offers only to statically linked programs.
+    static func windowSize(ofFrameHeader bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= 6, bytes.prefix(4).elementsEqual(frameMagic) else { return nil }
+        let descriptor = bytes[4]
+        let singleSegment = descriptor & 0x20 != 0
+        if !singleSegment {
+            let exponent = Int(bytes[5] >> 3)
+            let mantissa = Int(bytes[5] & 7)
+            let base = 1 << (10 + exponent)
+            return base + base / 8 * mantissa
+        }
+        let dictionaryBytes = [0, 1, 2, 4][Int(descriptor & 3)]
+        let sizeBytes = [1, 2, 4, 8][Int(descriptor >> 6)]
+        let start = 5 + dictionaryBytes
+        guard bytes.count >= start + sizeBytes else { return nil }
+        var size = 0
+        for i in 0..<sizeBytes { size |= Int(bytes[start + i]) << (8 * i) }
+        return sizeBytes == 2 ? size + 256 : size
+    }
 
     var fileOffset: Int { file.offset }
 
@@ -46,6 +94,12 @@ final class ZstdSource: ByteSource {
                     return 0
                 }
             }
+            if !frameOpen {
+                // A frame (or the padding before one) starts here: keep its whole header in the buffer, in case
+                // it has to be read again.
+                if file.available < Self.largestFrameHeader && !file.isAtEOF { try file.refill() }
+                frameStart = file.offset
+            }
             let offsetBefore = file.offset
             var inb = ZSTD_inBuffer(src: file.base + file.start, size: file.available, pos: 0)
             var outb = ZSTD_outBuffer(dst: dst, size: out.count, pos: 0)
@@ -53,12 +107,17 @@ final class ZstdSource: ByteSource {
             file.start += inb.pos
             if ZSTD_isError(r) != 0 {
                 let message = String(cString: ZSTD_getErrorName(r)).lowercased()
+                let window = ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? frameWindow() : nil
                 _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
                 frameOpen = false
                 let wasQuiet = quietUntilOutput
                 quietUntilOutput = true
+                let at = frameStart
                 _ = try file.skip(toNext: Self.frameMagic)
                 if !wasQuiet {
+                    if let window, window > windowLimit {
+                        throw .windowTooLarge(fileOffset: at, window: window, limit: windowLimit)
+                    }
                     throw .corrupt(format: "zstd", fileOffset: offsetBefore + inb.pos, message: message)
                 }
                 continue

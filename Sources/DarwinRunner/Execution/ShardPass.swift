@@ -118,7 +118,7 @@ struct ShardPass {
                 return FileTreeReader(
                     root: paths.input, files: plan.inputs[shard.index].files, options: input.rawOptions)
             }
-            let r = try ShardReader(path: paths.input, maxLineBytes: input.maxLineBytes)
+            let r = try ShardReader(path: paths.input, maxLineBytes: input.maxLineBytes, maxWindow: input.maxWindow)
             if readsJobInput {
                 r.mapping = ShardReader.Mapping(
                     id: input.idField, text: input.textField, url: input.urlField, source: input.source)

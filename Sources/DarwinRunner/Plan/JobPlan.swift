@@ -166,6 +166,7 @@ public struct StagePlan: Sendable {
         var o = JSONObject()
         o["format"] = .string(input.format)
         o["max_line_bytes"] = .number(JSONNumber(input.maxLineBytes))
+        if input.maxWindow != InputSpec.defaultMaxWindow { o["max_window"] = .number(JSONNumber(input.maxWindow)) }
         if let source = input.source { o["source"] = .string(source) }
         switch input.format {
         case "jsonl":

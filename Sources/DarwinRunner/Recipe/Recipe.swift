@@ -26,6 +26,8 @@ public struct InputSpec: Sendable, Equatable {
     public var format: String
     /// The longest line accepted as a document.
     public var maxLineBytes: Int
+    /// jsonl: the largest zstd window a frame may need, a power of two from 1 MiB to 2 GiB.
+    public var maxWindow = InputSpec.defaultMaxWindow
     /// Recipe line of each entry of `paths`, for messages.
     public var pathLines: [Int]
     /// JSONL: the fields that hold the id, the text and the URL when they are not `id`, `text`, `url`.
@@ -40,6 +42,9 @@ public struct InputSpec: Sendable, Equatable {
     public var maxDocumentBytes = 16 << 20
     /// files: files per shard.
     public var filesPerShard = 1000
+
+    /// The default of `maxWindow`: 128 MiB, the reader's.
+    public static let defaultMaxWindow = ShardReader.defaultMaxWindow
 
     public init(paths: [String], format: String, maxLineBytes: Int, pathLines: [Int]) {
         self.paths = paths

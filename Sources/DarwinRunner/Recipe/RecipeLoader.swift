@@ -90,7 +90,7 @@ public struct RecipeLoader: Sendable {
             node, what: "input",
             allowed: [
                 "paths", "format", "max_line_bytes", "fields", "source", "content_types", "max_document_bytes",
-                "files_per_shard",
+                "files_per_shard", "max_window",
             ])
         guard let pathsNode = m["paths"] else { throw r.error(node, "input needs 'paths' (files, folders or globs)") }
         let paths = try r.stringList(pathsNode, what: "input.paths")
@@ -114,6 +114,7 @@ public struct RecipeLoader: Sendable {
         try only("content_types", ["warc"])
         try only("files_per_shard", ["files"])
         try only("max_document_bytes", ["warc", "files"])
+        try only("max_window", ["jsonl"])
         if let n = m["fields"] {
             let f = try r.mapping(n, what: "input.fields", allowed: ["id", "text", "url"])
             if let v = f["id"] { spec.idField = try r.string(v, what: "input.fields.id") }
@@ -126,6 +127,14 @@ public struct RecipeLoader: Sendable {
         }
         if let n = m["max_document_bytes"] {
             spec.maxDocumentBytes = try r.size(n, what: "input.max_document_bytes", example: "16MiB")
+        }
+        if let n = m["max_window"] {
+            // Not rounded: zstd windows are powers of two, and the job's record should show the window used.
+            let window = try r.size(n, what: "input.max_window", example: "512MiB")
+            guard window.nonzeroBitCount == 1, (1 << 20)...(1 << 31) ~= window else {
+                throw r.error(n, "input.max_window must be a power of two from 1MiB to 2GiB, such as 256MiB or 1GiB")
+            }
+            spec.maxWindow = window
         }
         if let n = m["files_per_shard"] {
             let v = try r.int(n, what: "input.files_per_shard")

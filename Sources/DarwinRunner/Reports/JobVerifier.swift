@@ -108,6 +108,8 @@ public struct JobVerifier {
             facts.append("corrupt \(format) data (\(message))")
         case .io(_, let message)?:
             facts.append(message)
+        case .windowTooLarge?:
+            facts.append("a zstd frame needs a larger window than darwin writes")
         case nil:
             break
         }
