@@ -59,9 +59,11 @@ extension JobRunner {
         for t in tasks {
             for o in t.outputs { AtomicFiles.remove(outputDirectory + "/" + o.path) }
         }
-        // Global steps' files of an affected stage are made anew by its collect tasks.
-        for stage in plan.stages where !stage.globalSteps.isEmpty && tasks.contains(where: { $0.key.stage == stage.spec.name }) {
-            try? FileManager.default.removeItem(atPath: StageLayout(root: outputDirectory, stage: stage.spec.name).workDirectory)
+        // Global steps' files and cut layouts of a stage redone whole are made anew.
+        for stage in plan.stagesRedoneWhole(onInputs: Set(changed.map(\.index))) {
+            try? FileManager.default.removeItem(
+                atPath: StageLayout(root: outputDirectory, stage: stage.spec.name).workDirectory)
+            AtomicFiles.remove(CutLayout.path(out: outputDirectory, stage: stage.spec.name))
         }
         do {
             try store.forgetTasks(tasks.map(\.key))

@@ -80,6 +80,8 @@ public final class JobRunner: Sendable {
     public let options: RunOptions
     public let control: RunControl
     private let baseDirectory: String
+    /// Batched steps and their in-flight limits, shared by every task of the process.
+    private let sharedSteps = SharedSteps()
     let outputDirectory: String
     let console: Console
 
@@ -109,23 +111,71 @@ public final class JobRunner: Sendable {
     ///   lock held, recipe changed, provenance unusable). Task failures are reported in the summary.
     public func run() throws(RunError) -> RunSummary {
         let started = monotonicSeconds()
-        let inputs: [InputShard]
-        let fullPlan: JobPlan
-        let plan: JobPlan
+        let inputs = try resolveInputs()
+        let (store, lock) = try openJobFolder()
+        defer { withExtendedLifetime(lock) {} }
+        try reconcileRecipe(inputs: inputs, store: store)
+        try reconcileInputs(plan: try plan(inputs, until: nil), store: store)
+        let runID = try beginRun(store: store)
+        let results = ResultCollector()
+        try results.countEarlierInput(store)
+
+        // Rounds: a stage that cuts its output by size lays out its cut once its last pass is done
+        // everywhere; the stages after it are planned then, and the next round runs them.
+        var summary = RunSummary()
+        var round = 0
+        while true {
+            let plan = try plan(inputs, until: options.until)
+            try saveStageRecords(try self.plan(inputs, until: nil), store: store)
+            let outcome = runRound(plan, store: store, runID: runID, results: results, first: round == 0)
+            if round == 0 {
+                summary.tasksSkipped = outcome.skipped
+                summary.stages = plan.stages.map(\.spec.name)
+            }
+            summary.blocked = outcome.blocked
+            summary.docsIn += outcome.docs
+            summary.bytesIn += outcome.bytes
+            round += 1
+            guard outcome.blocked == 0, results.snapshot.failures.isEmpty, results.snapshot.fatal == nil,
+                !control.isStopping, let pending = plan.pendingCut, try layOutCut(pending, store: store)
+            else { break }
+        }
+        return try finishRun(summary, started: started, results: results, store: store, runID: runID)
+    }
+
+    // MARK: - Steps of a run
+
+    private func resolveInputs() throws(RunError) -> [InputShard] {
         do {
-            inputs = try InputResolver.resolve(recipe.input, base: baseDirectory, recipePath: recipe.sourcePath)
+            let inputs = try InputResolver.resolve(recipe.input, base: baseDirectory, recipePath: recipe.sourcePath)
             try InputResolver.checkFolders(
                 recipe.input, base: baseDirectory, output: outputDirectory, outputLine: recipe.output.line,
                 recipePath: recipe.sourcePath)
-            fullPlan = try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory)
-            plan = try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, until: options.until)
+            return inputs
         } catch {
             throw .recipe(error)
         }
+    }
 
-        // The folder, the lock and the provenance file of this rank.
+    /// The plan with the cuts laid out so far.
+    private func plan(_ inputs: [InputShard], until: String?) throws(RunError) -> JobPlan {
+        let cuts: [String: CutLayout]
+        do {
+            cuts = try JobPlan.recordedCuts(recipe: recipe, outputDirectory: outputDirectory)
+        } catch {
+            throw .output("\(error)")
+        }
+        do {
+            return try JobPlan(
+                recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, until: until, cuts: cuts)
+        } catch {
+            throw .recipe(error)
+        }
+    }
+
+    /// The folder, the lock and the provenance file of this rank.
+    private func openJobFolder() throws(RunError) -> (ProvenanceStore, JobLock) {
         let provenanceDir = outputDirectory + "/provenance"
-        let dbPath = Self.provenancePath(outputDirectory, rank: options.rank)
         try checkOutputFolder()
         do {
             try AtomicFiles.makeDirectory(provenanceDir)
@@ -133,17 +183,16 @@ public final class JobRunner: Sendable {
             throw .output("cannot create the job folder: \(error)")
         }
         let lock = try JobLock(path: provenanceDir + String(format: "/rank-%05d.lock", options.rank))
-        defer { withExtendedLifetime(lock) {} }
-        let store: ProvenanceStore
         do {
-            store = try ProvenanceStore(path: dbPath)
+            return (try ProvenanceStore(path: Self.provenancePath(outputDirectory, rank: options.rank)), lock)
         } catch {
             throw .provenance("\(error)")
         }
-        let host = ProcessInfo.processInfo.hostName
-        let now = wallClock()
+    }
 
-        // Reconcile with what the job ran before.
+    /// Compares the recipe with the one the job ran with: refuses a change (or, with `--force`, resets the
+    /// changed stages and those after them); records the job and the recipe snapshot.
+    private func reconcileRecipe(inputs: [InputShard], store: ProvenanceStore) throws(RunError) {
         let existing: JobRecord?
         let recorded: [StageRecord]
         do {
@@ -157,7 +206,7 @@ public final class JobRunner: Sendable {
                 "\(outputDirectory) was started with --world-size \(existing.worldSize); resume it with the same value (got \(options.worldSize))"
             )
         }
-        let diff = RecipeDiff(recorded: recorded, planned: fullPlan.stages)
+        let diff = RecipeDiff(recorded: recorded, planned: try plan(inputs, until: nil).stages)
         if let firstInvalid = diff.firstInvalidStage {
             let lines = diff.changes.map { "  - " + $0 }.joined(separator: "\n")
             guard options.force else {
@@ -171,62 +220,78 @@ public final class JobRunner: Sendable {
         } else if !diff.addedStages.isEmpty && !recorded.isEmpty {
             console.info("recipe adds stage(s) \(diff.addedStages.joined(separator: ", ")); earlier results are kept")
         }
+        let now = wallClock()
         do {
             let job = JobRecord(
                 recipeText: recipe.text, recipeHash: Self.hash(recipe.text), recipePath: recipe.sourcePath,
                 baseDirectory: existing?.baseDirectory ?? baseDirectory, darwinVersion: DarwinVersion.current,
-                host: host,
-                rank: options.rank, worldSize: options.worldSize, seed: recipe.seed,
-                createdAt: existing?.createdAt ?? now, updatedAt: now, finishedAt: nil)
+                host: ProcessInfo.processInfo.hostName, rank: options.rank, worldSize: options.worldSize,
+                seed: recipe.seed, createdAt: existing?.createdAt ?? now, updatedAt: now, finishedAt: nil)
             try store.saveJob(job)
-            try store.saveStages(fullPlan.stages.map(\.record))
             try writeRecipeSnapshot()
         } catch let e as RunError {
             throw e
         } catch {
             throw .provenance("\(error)")
         }
+    }
 
-        try reconcileInputs(plan: fullPlan, store: store)
-
-        // Tasks: skip what is done, redo everything else from scratch.
-        let runID: Int64
-        let done: Set<TaskKey>
+    private func saveStageRecords(_ plan: JobPlan, store: ProvenanceStore) throws(RunError) {
         do {
-            let abandoned = try store.markAbandonedTasksInterrupted(now: now)
-            if abandoned > 0 { console.info("\(abandoned) task(s) of an earlier run were interrupted; redoing them") }
-            runID = try store.beginRun(command: options.command, workers: options.workers, host: host, now: now)
-            done = try store.doneTasks()
+            try store.saveStages(plan.stages.map(\.record))
         } catch {
             throw .provenance("\(error)")
         }
-        let worldSize = options.worldSize
-        let rank = options.rank
-        let out = outputDirectory
+    }
+
+    /// Marks what an earlier process left running as interrupted and records this run.
+    private func beginRun(store: ProvenanceStore) throws(RunError) -> Int64 {
+        let now = wallClock()
+        do {
+            let abandoned = try store.markAbandonedTasksInterrupted(now: now)
+            if abandoned > 0 { console.info("\(abandoned) task(s) of an earlier run were interrupted; redoing them") }
+            return try store.beginRun(
+                command: options.command, workers: options.workers, host: ProcessInfo.processInfo.hostName, now: now)
+        } catch {
+            throw .provenance("\(error)")
+        }
+    }
+
+    /// What one round of tasks did.
+    private struct RoundOutcome {
+        var skipped = 0
+        var blocked = 0
+        var docs = 0
+        var bytes = 0
+    }
+
+    /// Runs every task of the plan that is not done, on worker threads, until none is left or the run stops;
+    /// removes the intermediate files of the stages it completed.
+    private func runRound(
+        _ plan: JobPlan, store: ProvenanceStore, runID: Int64, results: ResultCollector, first: Bool
+    ) -> RoundOutcome {
+        let done: Set<TaskKey>
+        do {
+            done = try store.doneTasks()
+        } catch {
+            results.fatal("\(error)")
+            return RoundOutcome()
+        }
+        let (rank, worldSize, out) = (options.rank, options.worldSize, outputDirectory)
         let scheduler = TaskScheduler(plan: plan, rank: rank, worldSize: worldSize, done: done, control: control) {
             Self.remoteDone(out: out, rank: rank, worldSize: worldSize)
         }
-        var summary = RunSummary()
-        summary.stages = plan.stages.map(\.spec.name)
+        var outcome = RoundOutcome()
         let initial = scheduler.localProgress
-        summary.tasksSkipped = initial.done
-        if initial.done > 0 && initial.done < initial.total {
+        outcome.skipped = initial.done
+        if first && initial.done > 0 && initial.done < initial.total {
             console.info("resuming: \(initial.done) of \(initial.total) task(s) already done")
         }
-
         let progress = ProgressCounters()
         let workerCount = max(1, options.workers)
         let executor = TaskExecutor(
             plan: plan, control: control, progress: progress, strict: options.strict,
-            errorBudget: options.errorBudget, workers: workerCount)
-        let results = ResultCollector()
-        do {
-            let earlier = try store.tasks().filter { $0.status == .done }
-            results.countInput(records: earlier.reduce(0) { $0 + $1.counts.docsIn + $1.counts.docsErrored },
-                errors: earlier.reduce(0) { $0 + $1.counts.docsErrored })
-        } catch {
-            throw .provenance("\(error)")
-        }
+            errorBudget: options.errorBudget, workers: workerCount, shared: sharedSteps)
         let group = DispatchGroup()
         for w in 0..<workerCount {
             group.enter()
@@ -238,6 +303,26 @@ public final class JobRunner: Sendable {
             thread.stackSize = 8 << 20
             thread.start()
         }
+        watch(group, scheduler: scheduler, progress: progress, plan: plan, store: store, runID: runID)
+        if !options.keepIntermediate {
+            scheduler.refreshRemote()
+            for stage in plan.stages
+            where (!stage.globalSteps.isEmpty || stage.cut != nil) && scheduler.isStageComplete(stage) {
+                try? FileManager.default.removeItem(
+                    atPath: StageLayout(root: out, stage: stage.spec.name).workDirectory)
+            }
+        }
+        outcome.blocked = scheduler.blockedTasks.count
+        outcome.docs = progress.snapshot.docs
+        outcome.bytes = progress.snapshot.bytes
+        return outcome
+    }
+
+    /// Waits for the workers, showing progress, beating the run's heartbeat and passing on a stop.
+    private func watch(
+        _ group: DispatchGroup, scheduler: TaskScheduler, progress: ProgressCounters, plan: JobPlan,
+        store: ProvenanceStore, runID: Int64
+    ) {
         let reporter = ProgressReporter(style: options.progress, interval: options.progressInterval, console: console)
         var lastHeartbeat = monotonicSeconds()
         var lastWaitNotice = 0.0
@@ -246,7 +331,7 @@ public final class JobRunner: Sendable {
             {
                 lastWaitNotice = monotonicSeconds()
                 console.info(
-                    "rank \(rank) is waiting for other ranks to finish their tasks (\(Int(waited)) s so far); start every rank of --world-size \(worldSize)"
+                    "rank \(options.rank) is waiting for other ranks to finish their tasks (\(Int(waited)) s so far); start every rank of --world-size \(options.worldSize)"
                 )
             }
             if control.isStopping { scheduler.stop() }
@@ -257,15 +342,51 @@ public final class JobRunner: Sendable {
             }
         }
         reporter.finish(scheduler: scheduler, counters: progress)
+    }
 
-        // Clean up global steps' files of completed stages, then close the run record.
-        if !options.keepIntermediate {
-            scheduler.refreshRemote()
-            for stage in plan.stages where !stage.globalSteps.isEmpty && scheduler.isStageComplete(stage) {
-                try? FileManager.default.removeItem(
-                    atPath: StageLayout(root: out, stage: stage.spec.name).workDirectory)
-            }
+    /// Lays out the cut of a stage once its last pass is done on every rank (waiting for the others);
+    /// returns `false` when the run stops first.
+    private func layOutCut(_ stage: StagePlan, store: ProvenanceStore) throws(RunError) -> Bool {
+        let keys = (0..<stage.shards.count).map {
+            TaskKey(stage: stage.spec.name, phase: stage.lastPass, shardIndex: $0)
         }
+        var lastNotice = monotonicSeconds()
+        while true {
+            if control.isStopping { return false }
+            var done: Set<TaskKey>
+            do {
+                done = try store.doneTasks()
+            } catch {
+                throw .provenance("\(error)")
+            }
+            if options.worldSize > 1 {
+                done.formUnion(Self.remoteDone(out: outputDirectory, rank: options.rank, worldSize: options.worldSize))
+            }
+            if keys.allSatisfy(done.contains) { break }
+            if monotonicSeconds() - lastNotice > 60 {
+                lastNotice = monotonicSeconds()
+                console.info("rank \(options.rank) is waiting for other ranks to finish stage \(stage.spec.name) before its cut")
+            }
+            usleep(500_000)
+        }
+        guard let cut = stage.cut else { return false }
+        do {
+            let layout = try CutLayout.make(
+                out: outputDirectory, stage: stage.spec.name, shards: stage.shards, cut: cut)
+            console.info(
+                "stage \(stage.spec.name) cut into \(layout.shards.count) shard(s) of \(layout.unit == "bytes" ? ByteSize.format(layout.target) : Format.count(layout.target) + " documents")"
+            )
+        } catch {
+            throw .io("cannot lay out the cut of stage \(stage.spec.name): \(error)")
+        }
+        return true
+    }
+
+    /// Sums up the run, records its end (and the job's, when it completed), and returns the summary.
+    private func finishRun(
+        _ partial: RunSummary, started: Double, results: ResultCollector, store: ProvenanceStore, runID: Int64
+    ) throws(RunError) -> RunSummary {
+        var summary = partial
         let r = results.snapshot
         summary.tasksRun = r.completed
         summary.failures = r.failures
@@ -277,9 +398,6 @@ public final class JobRunner: Sendable {
         {
             summary.fatal = message
         }
-        summary.docsIn = progress.snapshot.docs
-        summary.bytesIn = progress.snapshot.bytes
-        summary.blocked = scheduler.blockedTasks.count
         if control.isStopping && control.stopReason != .fatal { summary.interrupted = control.stopReason }
         summary.seconds = monotonicSeconds() - started
         let status: String
@@ -317,10 +435,10 @@ public final class JobRunner: Sendable {
             guard let stage = executor.plan.stage(named: key.stage) else { continue }
             let phase = stage.phases[key.phase]
             let shardLabel: String
-            if case .pass = phase.kind {
-                shardLabel = executor.plan.inputs[key.shardIndex].name
-            } else {
-                shardLabel = "partition-\(key.shardIndex)"
+            switch phase.kind {
+            case .pass: shardLabel = stage.shards[key.shardIndex]
+            case .reduce: shardLabel = "partition-\(key.shardIndex)"
+            case .cut: shardLabel = stage.cutLayout?.shards[key.shardIndex].name ?? "cut-\(key.shardIndex)"
             }
             do {
                 try store.startTask(
@@ -334,10 +452,13 @@ public final class JobRunner: Sendable {
             var pending: [(temporary: String, final: String)] = []
             do {
                 let (result, files): (TaskResult, [(temporary: String, final: String)])
-                if case .pass = phase.kind {
+                switch phase.kind {
+                case .pass:
                     (result, files) = try executor.runPass(stage: stage, phase: phase, shardIndex: key.shardIndex)
-                } else {
+                case .reduce:
                     (result, files) = try executor.runReduce(stage: stage, phase: phase, partition: key.shardIndex)
+                case .cut:
+                    (result, files) = try executor.runCut(stage: stage, index: key.shardIndex)
                 }
                 pending = files
                 CrashPoints.reach("before-commit")
@@ -424,7 +545,10 @@ public final class JobRunner: Sendable {
                 for t in try store.tasks() where names.contains(t.key.stage) {
                     for o in t.outputs { try? fm.removeItem(atPath: outputDirectory + "/" + o.path) }
                 }
-                for n in names { try? fm.removeItem(atPath: outputDirectory + "/" + n + "/_work") }
+                for n in names {
+                    try? fm.removeItem(atPath: outputDirectory + "/" + n + "/_work")
+                    AtomicFiles.remove(CutLayout.path(out: outputDirectory, stage: n))
+                }
             }
             try store.resetStages(names)
         } catch {
@@ -463,6 +587,18 @@ final class ResultCollector: @unchecked Sendable {
     private var inputErrors = 0
 
     func completed() { lock.withLock { completedCount += 1 } }
+
+    /// Counts the records and input errors of the tasks an earlier run completed.
+    func countEarlierInput(_ store: ProvenanceStore) throws(RunError) {
+        do {
+            let earlier = try store.tasks().filter { $0.status == .done }
+            countInput(
+                records: earlier.reduce(0) { $0 + $1.counts.docsIn + $1.counts.docsErrored },
+                errors: earlier.reduce(0) { $0 + $1.counts.docsErrored })
+        } catch {
+            throw .provenance("\(error)")
+        }
+    }
 
     /// Adds a task's records and input errors to the job's; returns the totals.
     @discardableResult

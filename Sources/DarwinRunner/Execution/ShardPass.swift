@@ -42,9 +42,9 @@ struct ShardPass {
         self.executor = executor
         self.stage = stage
         let plan = executor.plan
-        let shardName = plan.inputs[shardIndex].name
+        let shardName = stage.shards[shardIndex]
         self.shard = ShardInfo(index: shardIndex, name: shardName)
-        self.isFinal = phase.index == stage.finalPhase
+        self.isFinal = phase.index == stage.lastPass
         self.readsJobInput = segment == 0 && stage.position == 0
         let layout = StageLayout(root: plan.outputDirectory, stage: stage.spec.name)
         let input: String
@@ -56,8 +56,16 @@ struct ShardPass {
             input = StageLayout(root: plan.outputDirectory, stage: plan.stages[stage.position - 1].spec.name)
                 .kept(shardName)
         }
+        let kept: String
+        if !isFinal {
+            kept = layout.intermediate(segment: segment, shardName)
+        } else if stage.cut != nil {
+            kept = CutLayout.inputPath(out: plan.outputDirectory, stage: stage.spec.name, shard: shardName)
+        } else {
+            kept = layout.kept(shardName)
+        }
         self.paths = Paths(
-            input: input, kept: isFinal ? layout.kept(shardName) : layout.intermediate(segment: segment, shardName),
+            input: input, kept: kept,
             rejected: layout.rejected(shardName, phase: phase.index, isFinal: isFinal),
             errors: layout.errors(shardName, phase: phase.index, isFinal: isFinal))
         for p in [paths.kept, paths.rejected, paths.errors] {
@@ -133,7 +141,7 @@ struct ShardPass {
         try AtomicFiles.makeDirectory((paths.kept as NSString).deletingLastPathComponent)
         writers.kept = try ShardWriter(
             path: paths.kept + Self.temporarySuffix,
-            level: isFinal ? Int32(plan.recipe.output.compressionLevel) : 1)
+            level: isFinal && stage.cut == nil ? Int32(plan.recipe.output.compressionLevel) : 1)
         CrashPoints.reach("task-start")
         var progress = PassProgress(counters: executor.progress, stage: stage.spec.name)
         var window = PassWindow(size: steps.windowSize)
@@ -234,7 +242,9 @@ struct ShardPass {
             result.counts.docsOut += 1
             result.counts.bytesOut += doc.textUTF8Count
             keptIndex += 1
+            let before = writers.kept?.bytes ?? 0
             try writers.kept?.write(doc)
+            if stage.cut != nil && isFinal { writers.sizes.append(UInt64((writers.kept?.bytes ?? 0) - before)) }
         }
     }
 
@@ -289,6 +299,12 @@ struct ShardPass {
                     OutputFileRecord(
                         path: executor.relativePath(final), checksum: written.checksum, lines: written.lines,
                         fileBytes: written.fileBytes))
+            }
+            if stage.cut != nil && isFinal {
+                // The size of every kept line, for laying out the cut.
+                let final = CutLayout.sizesPath(out: plan.outputDirectory, stage: stage.spec.name, shard: shard.name)
+                try BinaryFile.write(writers.sizes.bytes, to: final + Self.temporarySuffix)
+                pending.append((final + Self.temporarySuffix, final))
             }
         } catch {
             abandon()
@@ -368,6 +384,8 @@ private struct PassWriters {
     var kept: ShardWriter?
     var rejected: ShardWriter?
     var errors: ShardWriter?
+    /// Sizes of the kept lines, when the stage cuts its output.
+    var sizes = ByteWriter()
 
     func abandon() {
         kept?.abandon()

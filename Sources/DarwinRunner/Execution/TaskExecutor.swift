@@ -55,7 +55,7 @@ struct TaskExecutor {
     /// Tasks running at once on this machine.
     var workers = 1
     /// Batched steps and their in-flight limits, shared by every task of the process.
-    let shared = SharedSteps()
+    let shared: SharedSteps
     static let temporarySuffix = ".tmp"
 
     // MARK: - Passes
@@ -86,7 +86,7 @@ struct TaskExecutor {
             directory: layout.workspace(step: g, name: spec.name), temporarySuffix: Self.temporarySuffix,
             concurrency: workers)
         var ctx = context(for: spec, in: stage, shard: nil)
-        let shards = plan.inputs.enumerated().map { ShardInfo(index: $0.offset, name: $0.element.name) }
+        let shards = stage.shards.enumerated().map { ShardInfo(index: $0.offset, name: $0.element) }
         CrashPoints.reach("task-start")
         do {
             try AtomicFiles.makeDirectory(ws.directory)
@@ -107,6 +107,68 @@ struct TaskExecutor {
         result.steps = [(spec.name, g, ctx.stats)]
         result.seconds = monotonicSeconds() - started
         return (result, ws.pendingOutputs)
+    }
+
+    // MARK: - Cuts
+
+    /// Copies one output shard of a stage that cuts its output: its range of the documents the last pass
+    /// kept, in order, into `STAGE/<name>.jsonl.zst`.
+    func runCut(stage: StagePlan, index: Int) throws(TaskFailure) -> (TaskResult, [(temporary: String, final: String)])
+    {
+        let started = monotonicSeconds()
+        guard let layout = stage.cutLayout, index < layout.shards.count else {
+            throw .failed("stage \(stage.spec.name) has no cut laid out for shard \(index)")
+        }
+        let target = layout.shards[index]
+        let final = StageLayout(root: plan.outputDirectory, stage: stage.spec.name).kept(target.name)
+        var result = TaskResult()
+        CrashPoints.reach("task-start")
+        do {
+            AtomicFiles.remove(final + Self.temporarySuffix)
+            let writer = try ShardWriter(
+                path: final + Self.temporarySuffix, level: Int32(plan.recipe.output.compressionLevel))
+            do {
+                for i in target.from.shard...min(target.to.shard, stage.shards.count - 1) {
+                    if i == target.to.shard && target.to.document == 0 { break }
+                    let path = CutLayout.inputPath(
+                        out: plan.outputDirectory, stage: stage.spec.name, shard: stage.shards[i])
+                    let reader = try ShardReader(path: path)
+                    var d = 0
+                    while let item = try reader.next() {
+                        defer { d += 1 }
+                        if i == target.from.shard && d < target.from.document { continue }
+                        if i == target.to.shard && d >= target.to.document { break }
+                        guard case .document(let doc) = item else {
+                            throw TaskFailure.failed("\(path): document \(d) cannot be read back")
+                        }
+                        if control.isStopping { throw TaskFailure.interrupted }
+                        result.counts.docsIn += 1
+                        result.counts.docsOut += 1
+                        result.counts.bytesIn += doc.textUTF8Count
+                        result.counts.bytesOut += doc.textUTF8Count
+                        try writer.write(doc)
+                    }
+                }
+                guard result.counts.docsOut == target.documents else {
+                    throw TaskFailure.failed(
+                        "cut shard \(target.name): read \(result.counts.docsOut) documents, the layout says \(target.documents)")
+                }
+                let written = try writer.finish()
+                result.outputs.append(
+                    OutputFileRecord(
+                        path: relativePath(final), checksum: written.checksum, lines: written.lines,
+                        fileBytes: written.fileBytes))
+            } catch {
+                writer.abandon()
+                throw error
+            }
+        } catch let f as TaskFailure {
+            throw f
+        } catch {
+            throw .failed("\(error)")
+        }
+        result.seconds = monotonicSeconds() - started
+        return (result, [(final + Self.temporarySuffix, final)])
     }
 
     // MARK: - Helpers

@@ -128,7 +128,9 @@ final class TaskScheduler: @unchecked Sendable {
         defer { condition.unlock() }
         var total = 0
         for key in local where state[key] != .done {
-            guard let s = positions[key.stage], case .pass = plan.stages[s].phases[key.phase].kind else { continue }
+            guard let s = positions[key.stage], case .pass = plan.stages[s].phases[key.phase].kind,
+                key.shardIndex < inputs.count
+            else { continue }
             total += inputs[key.shardIndex].fileBytes
         }
         return total
@@ -186,7 +188,7 @@ final class TaskScheduler: @unchecked Sendable {
     func isStageComplete(_ stage: StagePlan) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        return stage.phases.allSatisfy { doneCount[stage.position][$0.index] == $0.taskCount }
+        return stage.phases.allSatisfy { !$0.isPending && doneCount[stage.position][$0.index] == $0.taskCount }
     }
 
     private enum Readiness { case ready, blocked, waitingLocal, waitingRemote }

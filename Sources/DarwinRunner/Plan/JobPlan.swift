@@ -11,9 +11,13 @@ public struct JobPlan: Sendable {
 
     /// Builds the plan of a validated recipe over resolved inputs, up to and including stage `until`.
     ///
+    /// - Parameter cuts: the layouts of the stages that cut their output by size and have laid it out; the
+    ///   stages after a cut not yet laid out are pending (their shards are not known yet).
     /// - Throws: ``RecipeError`` if `until` names no stage.
-    public init(recipe: Recipe, inputs: [InputShard], outputDirectory: String, until: String? = nil) throws(RecipeError)
-    {
+    public init(
+        recipe: Recipe, inputs: [InputShard], outputDirectory: String, until: String? = nil,
+        cuts: [String: CutLayout] = [:]
+    ) throws(RecipeError) {
         self.recipe = recipe
         self.inputs = inputs
         self.outputDirectory = outputDirectory
@@ -29,14 +33,29 @@ public struct JobPlan: Sendable {
         }
         var stages: [StagePlan] = []
         var previous = ""
+        var shards: [String]? = inputs.map(\.name)
         for (position, spec) in specs.enumerated() {
             let stage = try StagePlan(
-                spec: spec, position: position, recipe: recipe, inputs: inputs, previousFingerprint: previous)
+                spec: spec, position: position, recipe: recipe, inputs: inputs, shards: shards,
+                cut: spec.cut == nil ? nil : cuts[spec.name], previousFingerprint: previous)
             previous = stage.fingerprint
+            shards = stage.outputShards
             stages.append(stage)
         }
         self.stages = stages
     }
+
+    /// The layouts recorded in the job folder for the stages that cut their output.
+    public static func recordedCuts(recipe: Recipe, outputDirectory: String) throws -> [String: CutLayout] {
+        var out: [String: CutLayout] = [:]
+        for stage in recipe.stages where stage.cut != nil {
+            if let layout = try CutLayout.load(out: outputDirectory, stage: stage.name) { out[stage.name] = layout }
+        }
+        return out
+    }
+
+    /// The first stage whose cut can be laid out now, or `nil`.
+    public var pendingCut: StagePlan? { stages.first { $0.cut != nil && $0.cutLayout == nil && !$0.isPending } }
 
     /// The stage called `name`.
     public func stage(named name: String) -> StagePlan? { stages.first { $0.spec.name == name } }
@@ -52,21 +71,30 @@ public struct JobPlan: Sendable {
 
     /// The tasks whose results depend on the given input shards (by index), directly or through earlier
     /// tasks: the shards' tasks in stages of streaming steps, and every task of a stage with a global step
-    /// (its reduce phases read all shards) and of every stage after it.
+    /// or a cut (they read all shards) and of every stage after it.
     public func tasksDepending(onInputs shards: Set<Int>) -> Set<TaskKey> {
         var affected = shards
         var out = Set<TaskKey>()
         for stage in stages {
             guard !affected.isEmpty else { break }
-            if !stage.globalSteps.isEmpty { affected = Set(inputs.indices) }
+            let whole = !stage.globalSteps.isEmpty || stage.cut != nil
+            if whole { affected = Set(stage.shards.indices) }
             for phase in stage.phases {
-                let indices = phase.index == 0 || stage.globalSteps.isEmpty ? affected : Set(0..<phase.taskCount)
+                let indices = phase.index == 0 || !whole ? affected : Set(0..<phase.taskCount)
                 for i in indices where i < phase.taskCount {
                     out.insert(TaskKey(stage: stage.spec.name, phase: phase.index, shardIndex: i))
                 }
             }
+            if stage.cut != nil { affected = Set(stage.outputShards.map { Array($0.indices) } ?? []) }
         }
         return out
+    }
+
+    /// Stages that `tasksDepending(onInputs:)` redoes whole (a global step or a cut, and everything after).
+    public func stagesRedoneWhole(onInputs shards: Set<Int>) -> [StagePlan] {
+        guard !shards.isEmpty else { return [] }
+        guard let first = stages.firstIndex(where: { !$0.globalSteps.isEmpty || $0.cut != nil }) else { return [] }
+        return Array(stages[first...])
     }
 
     /// The rank that runs a task: shards and partitions are dealt round-robin.
@@ -87,11 +115,27 @@ public struct StagePlan: Sendable {
     /// For each pass, the indices of the streaming steps it runs.
     public let segments: [[Int]]
 
-    init(spec: StageSpec, position: Int, recipe: Recipe, inputs: [InputShard], previousFingerprint: String)
-        throws(RecipeError)
-    {
+    /// The names of the shards the stage reads (`[]` while pending).
+    public let shards: [String]
+    /// Whether the stage's shards are not known yet (an earlier stage's cut is not laid out).
+    public let isPending: Bool
+    /// How the stage cuts its output, and the layout once it is known.
+    public let cut: ShardCut?
+    public let cutLayout: CutLayout?
+    /// The index of the stage's last pass (which writes its kept documents, or, with a cut, what is cut).
+    public let lastPass: Int
+
+    init(
+        spec: StageSpec, position: Int, recipe: Recipe, inputs: [InputShard], shards: [String]?, cut: CutLayout?,
+        previousFingerprint: String
+    ) throws(RecipeError) {
         self.spec = spec
         self.position = position
+        self.shards = shards ?? []
+        self.isPending = shards == nil
+        self.cut = spec.cut
+        self.cutLayout = spec.cut == nil || shards == nil ? nil : cut
+        let taskCount = shards?.count ?? 0
         var globals: [Int] = []
         var segments: [[Int]] = [[]]
         var reduce: [Int: [ReducePhase]] = [:]
@@ -119,16 +163,24 @@ public struct StagePlan: Sendable {
             phases.append(
                 PhasePlan(
                     index: phases.count, name: name.isEmpty ? "process" : name.joined(separator: "+"),
-                    kind: .pass(segment: k), taskCount: inputs.count))
+                    kind: .pass(segment: k), taskCount: taskCount, isPending: shards == nil))
             if k < globals.count {
                 let g = globals[k]
                 for (r, rp) in (reduce[g] ?? []).enumerated() {
                     phases.append(
                         PhasePlan(
                             index: phases.count, name: spec.steps[g].name + ":" + rp.name,
-                            kind: .reduce(step: g, phase: r), taskCount: rp.partitions))
+                            kind: .reduce(step: g, phase: r), taskCount: shards == nil ? 0 : rp.partitions,
+                            isPending: shards == nil))
                 }
             }
+        }
+        self.lastPass = phases.count - 1
+        if spec.cut != nil {
+            phases.append(
+                PhasePlan(
+                    index: phases.count, name: "cut", kind: .cut, taskCount: cutLayout?.shards.count ?? 0,
+                    isPending: cutLayout == nil))
         }
         self.phases = phases
 
@@ -144,11 +196,16 @@ public struct StagePlan: Sendable {
                         (key: "parameters", value: (try? JSONValue.parse(step.identityParameters)) ?? .null),
                     ]))
             })
-        o["output"] = .object(
-            JSONObject([
-                (key: "compression_level", value: .number(JSONNumber(recipe.output.compressionLevel))),
-                (key: "write_rejected", value: .bool(recipe.output.writeRejected)),
-            ]))
+        var output = JSONObject([
+            (key: "compression_level", value: .number(JSONNumber(recipe.output.compressionLevel))),
+            (key: "write_rejected", value: .bool(recipe.output.writeRejected)),
+        ])
+        switch spec.cut {
+        case .bytes(let b)?: output["shard_size"] = .number(JSONNumber(b))
+        case .documents(let d)?: output["shard_documents"] = .number(JSONNumber(d))
+        case nil: break
+        }
+        o["output"] = .object(output)
         o["seed"] = .number(JSONNumber(lexeme: String(recipe.seed)))
         if position == 0 { o["input"] = .object(Self.inputDefinition(recipe.input, inputs)) }
         let definition = JSONWriter.string(.object(o))
@@ -193,14 +250,22 @@ public struct StagePlan: Sendable {
     /// The stage's level.
     public var level: Level { spec.level }
 
-    /// The index of the last phase (a pass that writes the stage's kept shards).
+    /// The index of the last phase (the one that writes the stage's kept shards: the last pass, or the cut).
     public var finalPhase: Int { phases.count - 1 }
+
+    /// The shards the next stage reads: the cut's when the stage cuts (`nil` until it is laid out), else the
+    /// stage's own.
+    public var outputShards: [String]? {
+        if isPending { return nil }
+        guard cut != nil else { return shards }
+        return cutLayout.map { $0.shards.map(\.name) }
+    }
 
     /// The provenance record of the stage.
     public var record: StageRecord {
         StageRecord(
             name: spec.name, position: position, level: spec.level.rawValue, fingerprint: fingerprint,
-            definition: definition, phases: phases.map { "\($0.name):\($0.taskCount)" })
+            definition: definition, phases: phases.map { "\($0.name):\($0.isPending ? "?" : String($0.taskCount))" })
     }
 }
 
@@ -211,12 +276,16 @@ public struct PhasePlan: Sendable {
         case pass(segment: Int)
         /// A reduce phase of the global step at `step` (index into the stage's steps).
         case reduce(step: Int, phase: Int)
+        /// One task per output shard of a stage that cuts its output by size.
+        case cut
     }
 
     public let index: Int
     public let name: String
     public let kind: Kind
     public let taskCount: Int
+    /// Whether the task count is not known yet (its tasks wait for an earlier phase).
+    public var isPending = false
 }
 
 extension StepSpec {

@@ -79,6 +79,16 @@ public struct StageSpec: Sendable {
     public var steps: [StepSpec]
     /// Line of the stage in the recipe, for messages.
     public var line: Int
+    /// How the stage cuts its kept documents into shards; `nil`: one output shard per input shard.
+    public var cut: ShardCut? = nil
+}
+
+/// A target size for a stage's output shards.
+public enum ShardCut: Sendable, Equatable {
+    /// A new shard starts once the current one holds this many bytes of JSON lines (uncompressed).
+    case bytes(Int)
+    /// Shards of this many documents (the last one fewer).
+    case documents(Int)
 }
 
 /// One step of a stage, with validated parameters.

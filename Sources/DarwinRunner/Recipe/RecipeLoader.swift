@@ -166,7 +166,8 @@ public struct RecipeLoader: Sendable {
     }
 
     private func parseStage(_ node: Node, _ r: Reader) throws(RecipeError) -> StageSpec {
-        let m = try r.mapping(node, what: "a stage", allowed: ["name", "level", "steps"])
+        let m = try r.mapping(
+            node, what: "a stage", allowed: ["name", "level", "steps", "shard_size", "shard_documents"])
         guard let levelNode = m["level"] else { throw r.error(node, "stage needs a 'level' (L0…L9)") }
         let levelText = try r.scalarText(levelNode, what: "level")
         guard let level = Level(parsing: levelText) else {
@@ -189,7 +190,19 @@ public struct RecipeLoader: Sendable {
                 }
             }
         }
-        return StageSpec(name: name, level: level, steps: steps, line: r.line(node) ?? 0)
+        var cut: ShardCut?
+        if let n = m["shard_size"] {
+            let bytes = try r.size(n, what: "shard_size", example: "256MiB")
+            guard bytes >= 1024 else { throw r.error(n, "shard_size must be at least 1KiB") }
+            cut = .bytes(bytes)
+        }
+        if let n = m["shard_documents"] {
+            if m["shard_size"] != nil { throw r.error(n, "give shard_size or shard_documents, not both") }
+            let count = try r.int(n, what: "shard_documents")
+            guard count >= 1 else { throw r.error(n, "shard_documents must be at least 1") }
+            cut = .documents(count)
+        }
+        return StageSpec(name: name, level: level, steps: steps, line: r.line(node) ?? 0, cut: cut)
     }
 
     private func parseStep(_ node: Node, stage: String, level: Level, _ r: Reader) throws(RecipeError) -> StepSpec {
