@@ -71,7 +71,12 @@ extension DarwinCommand {
         var out: String
 
         @Option(name: .long, help: "The stage.")
-        var stage: String
+        var stage: String?
+
+        @Option(
+            name: .long,
+            help: "Show a document's ancestors and descendants across the stages (documents made from it, chunks, joins).")
+        var lineage: String?
 
         @Option(name: .long, help: "Show documents this step (e.g. min_length) or rule (min_length:too_short) dropped.")
         var rejectedBy: String?
@@ -107,12 +112,17 @@ extension DarwinCommand {
                 throw ValidationError("choose one of --rejected-by/--rejected, --errors and --cluster")
             }
             if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
+            if lineage == nil && stage == nil { throw ValidationError("--stage is required (or --lineage ID)") }
             if limit < 1 { throw ValidationError("--limit must be at least 1") }
         }
 
         func run() throws {
             let report = try loadReport(out)
-            guard report.stages.contains(where: { $0.name == stage }) else {
+            if let lineage {
+                try showLineage(lineage, report: report)
+                return
+            }
+            guard let stage, report.stages.contains(where: { $0.name == stage }) else {
                 throw ValidationError(
                     "no stage '\(stage)' (stages: \(report.stages.map(\.name).joined(separator: ", ")))")
             }
@@ -140,6 +150,34 @@ extension DarwinCommand {
             }
             for e in entries {
                 if json { printJSON(e.line) } else { print(Inspector.render(e, maxChars: chars)) }
+            }
+        }
+
+        private func showLineage(_ id: String, report: JobReport) throws {
+            let tracer = LineageTracer(
+                outputDirectory: report.outputDirectory, stages: report.stages.sorted { $0.position < $1.position }.map(\.name))
+            let trace: [LineageTracer.Appearance]
+            do {
+                trace = try tracer.trace(id)
+            } catch {
+                FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+            guard !trace.isEmpty else {
+                FileHandle.standardError.write(Data("darwin: no document '\(id)' in any stage of \(report.outputDirectory)\n".utf8))
+                throw ExitCode.failure
+            }
+            if json {
+                for a in trace { printJSON(LineageTracer.json(a)) }
+                return
+            }
+            for relation in [LineageTracer.Appearance.Relation.ancestor, .document, .descendant] {
+                let rows = trace.filter { $0.relation == relation }
+                guard !rows.isEmpty else { continue }
+                print(relation == .ancestor ? "ancestors" : relation == .document ? "document" : "descendants")
+                let shown = rows.prefix(limit * 10)
+                for a in shown { print("  " + LineageTracer.render(a)) }
+                if rows.count > shown.count { print("  … \(rows.count - shown.count) more (--json lists them all)") }
             }
         }
     }
