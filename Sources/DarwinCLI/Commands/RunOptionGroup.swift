@@ -32,7 +32,7 @@ struct RunOptionGroup: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "Largest share of a shard's (and the job's) records that may be input errors, judged from 10 errors on (default: 0.5)."
+            "Largest share of a shard's (and the job's) records that may be input errors, judged from 10 errors on."
     )
     var maxErrorRate: Double = ErrorBudget.defaultMaxRate
 

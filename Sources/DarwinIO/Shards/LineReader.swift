@@ -136,7 +136,10 @@ final class LineReader {
             if n == 0 { atEOF = true }
             end += n
         } catch {
-            if case .io = error { throw error }
+            switch error {
+            case .io, .checksumMismatch: throw error
+            default: break
+            }
             // The partial line in progress cannot be completed: drop it with the error.
             let lost = end - start
             let lineOffset = offset

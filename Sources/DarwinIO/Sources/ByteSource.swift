@@ -64,6 +64,9 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(format: String, fileOffset: Int, message: String)
     /// A zstd frame needs a larger window than the limit (`window` and `limit` in bytes); the frame is skipped.
     case windowTooLarge(fileOffset: Int, window: Int, limit: Int)
+    /// A frame or member decoded, but its checksum does not match: what came out of it may be altered, so
+    /// the shard cannot be trusted (not recoverable: the task fails rather than pass altered documents on).
+    case checksumMismatch(format: String, fileOffset: Int)
     /// The operating system reported an error (not recoverable).
     case io(path: String, message: String)
 
@@ -83,6 +86,9 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
                 ? "raise input.max_window (now \(limit / mib)MiB) to \(setting / mib)MiB"
                 : "more than the \(ZstdSource.largestWindow / mib) MiB darwin can give"
             return "zstd frame at byte \(offset) needs a window of \(needed) MiB; \(advice)"
+        case .checksumMismatch(let format, let offset):
+            return
+                "the \(format) \(format == "gzip" ? "member" : "frame") at byte \(offset) fails its checksum: the file is damaged and documents read from it may be altered; repair or remove it"
         case .io(let path, let message):
             return "\(path): \(message)"
         }
@@ -94,6 +100,7 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
         case .truncated: return "truncated_stream"
         case .corrupt: return "corrupt_stream"
         case .windowTooLarge: return "window_too_large"
+        case .checksumMismatch: return "checksum_mismatch"
         case .io: return "io_error"
         }
     }
@@ -101,7 +108,8 @@ public enum SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The compressed-file offset of the problem, when known.
     public var fileOffset: Int? {
         switch self {
-        case .truncated(_, let o), .corrupt(_, let o, _), .windowTooLarge(let o, _, _): return o
+        case .truncated(_, let o), .corrupt(_, let o, _), .windowTooLarge(let o, _, _), .checksumMismatch(_, let o):
+            return o
         case .io: return nil
         }
     }

@@ -9,6 +9,8 @@ import Foundation
 /// corrupt frame the source skips to the next frame magic number.
 final class ZstdSource: ByteSource {
     private static let frameMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
+    /// The largest zstd block, decoded per call (`ZSTD_BLOCKSIZE_MAX`).
+    private static let blockSize = 128 << 10
     /// The largest window a limit may allow: 2 GiB (`ZSTD_WINDOWLOG_MAX_64` is 31).
     static let largestWindow = 1 << 31
     /// The longest frame header: magic, descriptor, window, dictionary id and content size (18 bytes).
@@ -102,9 +104,17 @@ final class ZstdSource: ByteSource {
             }
             let offsetBefore = file.offset
             var inb = ZSTD_inBuffer(src: file.base + file.start, size: file.available, pos: 0)
-            var outb = ZSTD_outBuffer(dst: dst, size: out.count, pos: 0)
+            // At most one block of output per call: a call that fails returns nothing of what it decoded, so a
+            // damaged block costs only itself, not the good blocks before it in the same call.
+            var outb = ZSTD_outBuffer(dst: dst, size: min(out.count, Self.blockSize), pos: 0)
             let r = ZSTD_decompressStream(dctx, &outb, &inb)
             file.start += inb.pos
+            if ZSTD_isError(r) != 0, ZSTD_getErrorCode(r) == ZSTD_error_checksum_wrong {
+                // The frame decoded, but not to what was compressed: what came out of it may be altered.
+                _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+                frameOpen = false
+                throw .checksumMismatch(format: "zstd", fileOffset: frameStart)
+            }
             if ZSTD_isError(r) != 0 {
                 let message = String(cString: ZSTD_getErrorName(r)).lowercased()
                 let window = ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? frameWindow() : nil

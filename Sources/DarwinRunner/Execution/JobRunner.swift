@@ -411,7 +411,7 @@ public final class JobRunner: Sendable {
         } else {
             status = "failed"
             message =
-                summary.fatal ?? summary.failures.first.map { "\($0.task): \($0.message)" }
+                summary.fatal ?? summary.failures.first.map { "\($0.task.stage)/\($0.shard): \($0.message)" }
                 ?? "\(summary.blocked) task(s) blocked by failures"
         }
         do {
@@ -421,6 +421,11 @@ public final class JobRunner: Sendable {
                 try store.saveJob(job)
             }
         } catch {
+            // Recording the end can fail for the reason the run failed (a full disk): keep that reason first.
+            guard summary.succeeded else {
+                console.warning("the end of the run could not be recorded: \(error)")
+                return summary
+            }
             throw .provenance("\(error)")
         }
         return summary
@@ -444,7 +449,7 @@ public final class JobRunner: Sendable {
                 try store.startTask(
                     key, phaseName: phase.name, shard: shardLabel, rank: options.rank, run: runID, now: wallClock())
             } catch {
-                results.fatal("\(error)")
+                results.fatal("\(key.stage)/\(shardLabel): cannot record the task's start: \(error)")
                 control.requestStop(.fatal)
                 scheduler.finish(key, succeeded: false)
                 continue
@@ -472,7 +477,7 @@ public final class JobRunner: Sendable {
                 do {
                     try store.completeTask(key, result: result, now: wallClock())
                 } catch {
-                    results.fatal("\(error)")
+                    results.fatal("\(key.stage)/\(shardLabel): its outputs are written but it cannot be recorded as done: \(error)")
                     control.requestStop(.fatal)
                     scheduler.finish(key, succeeded: false)
                     continue

@@ -192,6 +192,9 @@ struct ShardPass {
     private func next(_ reader: any DocumentReader) throws -> ShardReader.Item? {
         do {
             return try reader.next()
+        } catch let e as SourceError {
+            if case .io = e { throw TaskFailure.failed("\(e)") }
+            throw TaskFailure.failed("\(paths.input): \(e)")
         } catch {
             throw TaskFailure.failed("\(error)")
         }

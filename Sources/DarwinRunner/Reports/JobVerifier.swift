@@ -110,6 +110,8 @@ public struct JobVerifier {
             facts.append(message)
         case .windowTooLarge?:
             facts.append("a zstd frame needs a larger window than darwin writes")
+        case .checksumMismatch(let format, _)?:
+            facts.append("a \(format) frame fails its checksum")
         case nil:
             break
         }
