@@ -7,7 +7,7 @@ DARWIN_DEBUG := .build/debug/darwin
 BENCH_DATA ?= $(abspath ..)/bench-data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps models domain-tagger build release demo test bench fuzz lint format clean
+.PHONY: all deps models domain-tagger build release demo test bench check-faults fuzz lint format clean
 
 all: build
 
@@ -60,6 +60,11 @@ bench: release models
 	scripts/bench/l3-speed --data "$(BENCH_DATA)"
 	scripts/bench/dedup-speed --data "$(BENCH_DATA)"
 	scripts/bench/extraction --data "$(BENCH_DATA)"
+
+## check-faults: the fault matrix on the bundled sample (kills, signals, damaged input, full disk); fails if a row does
+check-faults: release models
+	@scripts/install-deps time
+	scripts/check-faults
 
 ## fuzz: fuzz the shard reader with libFuzzer for FUZZ_SECONDS, seeded with the sample shards
 fuzz: deps
