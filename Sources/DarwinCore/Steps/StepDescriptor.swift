@@ -26,9 +26,15 @@ public struct StepDescriptor: Sendable {
     public let examples: [StepExample]
     /// Builds a ready instance from validated parameters.
     ///
-    /// Called once when a recipe is validated (so semantic errors surface before any work) and
-    /// once per task.
+    /// Called once per task (once per process for a batched step), and when a recipe is validated unless the
+    /// step has a ``check``.
     public let make: @Sendable (Parameters) throws -> StepInstance
+    /// The files the step reads besides documents (models, lists), resolved from its parameters: the job
+    /// identifies each by its content, so that replacing one invalidates the stages that used it.
+    public let resources: (@Sendable (Parameters) throws -> [ResourceReference])?
+    /// Checks parameters that are well-typed but may be unusable (a missing model, a label the model does
+    /// not have) without opening heavy resources; the recipe loader calls it instead of ``make`` when given.
+    public let check: (@Sendable (Parameters) throws -> Void)?
 
     /// Whether the step sees documents once or needs the whole input first.
     public enum Kind: String, Sendable {
@@ -43,8 +49,12 @@ public struct StepDescriptor: Sendable {
         parameters: [ParameterSpec], histograms: [HistogramSpec] = [], examples: [StepExample] = [],
         globalWhen: (@Sendable (Parameters) -> Bool)? = nil,
         notes: (@Sendable (Parameters) -> [String])? = nil,
+        resources: (@Sendable (Parameters) throws -> [ResourceReference])? = nil,
+        check: (@Sendable (Parameters) throws -> Void)? = nil,
         make: @escaping @Sendable (Parameters) throws -> StepInstance
     ) {
+        self.resources = resources
+        self.check = check
         self.id = id
         self.version = version
         self.levels = levels

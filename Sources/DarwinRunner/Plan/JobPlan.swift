@@ -1,5 +1,7 @@
 import DarwinCore
+import DarwinIO
 import DarwinProvenance
+import Foundation
 
 /// The work of a job: stages split into phases, phases into tasks.
 public struct JobPlan: Sendable {
@@ -187,15 +189,17 @@ public struct StagePlan: Sendable {
         var o = JSONObject()
         o["name"] = .string(spec.name)
         o["level"] = .number(JSONNumber(spec.level.rawValue))
-        o["steps"] = .array(
-            spec.steps.map { step in
-                .object(
-                    JSONObject([
-                        (key: "name", value: .string(step.name)), (key: "id", value: .string(step.descriptor.id)),
-                        (key: "version", value: .number(JSONNumber(step.descriptor.version))),
-                        (key: "parameters", value: (try? JSONValue.parse(step.identityParameters)) ?? .null),
-                    ]))
-            })
+        var steps: [JSONValue] = []
+        for step in spec.steps {
+            var so = JSONObject([
+                (key: "name", value: .string(step.name)), (key: "id", value: .string(step.descriptor.id)),
+                (key: "version", value: .number(JSONNumber(step.descriptor.version))),
+                (key: "parameters", value: (try? JSONValue.parse(step.identityParameters)) ?? .null),
+            ])
+            if let resources = try Self.resourceIdentities(step, recipe: recipe) { so["resources"] = resources }
+            steps.append(.object(so))
+        }
+        o["steps"] = .array(steps)
         var output = JSONObject([
             (key: "compression_level", value: .number(JSONNumber(recipe.output.compressionLevel))),
             (key: "write_rejected", value: .bool(recipe.output.writeRejected)),
@@ -212,6 +216,26 @@ public struct StagePlan: Sendable {
         self.definition = definition
         let h = Hashing.xxh128(previousFingerprint + "\n" + definition)
         self.fingerprint = Hashing.hex(h.high) + Hashing.hex(h.low)
+    }
+
+    /// The content hash of every file the step reads besides documents, by parameter (`nil` when it reads
+    /// none).
+    static func resourceIdentities(_ step: StepSpec, recipe: Recipe) throws(RecipeError) -> JSONValue? {
+        guard let resolve = step.descriptor.resources else { return nil }
+        var out = JSONObject()
+        do {
+            for r in try resolve(step.parameters) {
+                let hash = try ContentHashes.hash(of: r.path)
+                let file = (r.path as NSString).lastPathComponent
+                var list = out[r.parameter]?.arrayValue ?? []
+                list.append(.string(file + " " + hash))
+                out[r.parameter] = .array(list)
+            }
+        } catch {
+            throw RecipeError(
+                path: recipe.sourcePath, line: step.line, message: "step '\(step.name)': cannot read its files: \(error)")
+        }
+        return out.isEmpty ? nil : .object(out)
     }
 
     /// Every input option that changes which documents are read or what they hold, and the shard names.

@@ -107,12 +107,27 @@ public struct RecipeDiff: Sendable {
                     "step \(step) version \(show(oa["version"])) → \(show(ob["version"])) (darwin changed its behaviour)"
                 )
             }
+            let ra = oa["resources"]?.objectValue ?? JSONObject(), rb = ob["resources"]?.objectValue ?? JSONObject()
+            for key in Set(ra.keys + rb.keys).sorted() where ra[key] != rb[key] {
+                out.append(
+                    "step \(step) \(key): the file changed (\(files(ra[key])) → \(files(rb[key])))")
+            }
             let pa = oa["parameters"]?.objectValue ?? JSONObject(), pb = ob["parameters"]?.objectValue ?? JSONObject()
             for key in Set(pa.keys + pb.keys).sorted() where pa[key] != pb[key] {
                 out.append("step \(step) parameter \(key) \(show(pa[key])) → \(show(pb[key]))")
             }
         }
         return out
+    }
+
+    /// `lid.176.ftz 1a2b3c4d…`: file names with the start of their content hashes.
+    private static func files(_ v: JSONValue?) -> String {
+        let list = (v?.arrayValue ?? []).compactMap(\.stringValue).map { entry -> String in
+            let parts = entry.split(separator: " ")
+            guard parts.count == 2 else { return entry }
+            return "\(parts[0]) \(parts[1].prefix(12))…"
+        }
+        return list.isEmpty ? "none" : list.joined(separator: ", ")
     }
 
     private static func show(_ v: JSONValue?) -> String {

@@ -257,7 +257,12 @@ public struct RecipeLoader: Sendable {
             throw r.error(e.parameter.flatMap { paramLines[$0] } ?? keyNode, "step '\(id)': \(e.message)")
         }
         do {
-            _ = try descriptor.make(parameters)
+            if let check = descriptor.check {
+                try check(parameters)
+            } else {
+                _ = try descriptor.make(parameters)
+            }
+            _ = try descriptor.resources?(parameters)
         } catch let e as ParameterError {
             throw r.error(e.parameter.flatMap { paramLines[$0] } ?? keyNode, "step '\(id)': \(e.message)")
         } catch {

@@ -29,6 +29,13 @@ final class FastTextModel: @unchecked Sendable {
 
     /// The indices of labels named in a recipe; an unknown one is a ``ParameterError`` suggesting the nearest.
     func labelIndices(_ names: [String], parameter: String, noun: String = "label") throws -> [Int] {
+        try Self.labelIndices(names, in: labels, path: path, parameter: parameter, noun: noun)
+    }
+
+    /// The indices of `names` in `labels`; an unknown one is a ``ParameterError`` suggesting the nearest.
+    static func labelIndices(_ names: [String], in labels: [String], path: String, parameter: String, noun: String)
+        throws -> [Int]
+    {
         try names.map { name in
             guard let i = labels.firstIndex(of: name) else {
                 var message = "unknown \(noun) '\(name)' for \(path.split(separator: "/").last ?? "")"
@@ -84,11 +91,8 @@ final class FastTextModel: @unchecked Sendable {
 
     fileprivate func giveBack(_ p: FastTextPredictor) { poolLock.withLock { pool.append(p) } }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var loaded: [String: FastTextModel] = [:]
-
     /// The supervised classifier named by a step's `model` parameter (a path, or a file name found by
-    /// ``ModelLocator``), loaded once per process.
+    /// ``ModelLocator``), loaded once per process (``ResourceRegistry``).
     static func classifier(_ name: String, parameter: String) throws -> FastTextModel {
         let path = try ModelLocator.resolve(name, parameter: parameter)
         let model = try shared(path: path, parameter: parameter)
@@ -98,12 +102,22 @@ final class FastTextModel: @unchecked Sendable {
         return model
     }
 
+    /// The header of the supervised classifier a `model` parameter names, read without loading it: for
+    /// checking a recipe.
+    static func classifierHeader(_ name: String, parameter: String) throws -> (path: String, header: FastTextHeader) {
+        let path = try ModelLocator.resolve(name, parameter: parameter)
+        let header = try FastTextHeader(path: path, parameter: parameter)
+        guard header.isSupervised, !header.labels.isEmpty else {
+            throw ParameterError(parameter, "\(path) is a word-vector model, not a classifier")
+        }
+        return (path, header)
+    }
+
     /// The model at `path`, loaded once per process.
     ///
     /// - Throws: ``ParameterError`` naming the file and why it cannot be used.
     static func shared(path: String, parameter: String) throws -> FastTextModel {
-        try lock.withLock {
-            if let m = loaded[path] { return m }
+        try ResourceRegistry.shared.resource("fasttext model", path) {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
                 throw ParameterError(parameter, "model file \(path) does not exist")
@@ -112,9 +126,7 @@ final class FastTextModel: @unchecked Sendable {
             guard let h = cft_model_load(path, &error, error.count) else {
                 throw ParameterError(parameter, "cannot load fastText model \(path): \(message(error))")
             }
-            let m = FastTextModel(path: path, handle: h)
-            loaded[path] = m
-            return m
+            return FastTextModel(path: path, handle: h)
         }
     }
 }

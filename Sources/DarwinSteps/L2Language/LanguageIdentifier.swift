@@ -37,6 +37,14 @@ struct LanguageIdentifier: StreamingStep {
                 summary: "probability of the best language")
         ],
         examples: [],
+        resources: { p in
+            [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
+        },
+        check: { p in
+            let (path, header) = try FastTextModel.classifierHeader(p.string("model"), parameter: "model")
+            _ = try FastTextModel.labelIndices(
+                p.strings("languages"), in: header.labels, path: path, parameter: "languages", noun: "language code")
+        },
         make: { p in
             let model = try FastTextModel.classifier(p.string("model"), parameter: "model")
             let wanted = try model.labelIndices(p.strings("languages"), parameter: "languages", noun: "language code")

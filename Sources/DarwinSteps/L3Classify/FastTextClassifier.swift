@@ -61,14 +61,30 @@ struct FastTextClassifier: StreamingStep {
                 "classify only the first N whitespace-separated tokens (0: all; default: from the card, else all)"),
         ],
         examples: [],
+        resources: { p in
+            [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
+        },
+        check: { p in try FastTextClassifier.check(p) },
         make: { p in .streaming(try FastTextClassifier(p)) })
+
+    /// Checks the parameters against the model's header and card, without loading the model.
+    static func check(_ p: Parameters) throws {
+        let (path, header) = try FastTextModel.classifierHeader(p.string("model"), parameter: "model")
+        try checkKey(p.string("key"))
+        _ = try FastTextModel.labelIndices(p.strings("labels"), in: header.labels, path: path, parameter: "labels", noun: "label")
+        _ = try ClassifierCard.beside(model: path)
+    }
+
+    private static func checkKey(_ key: String) throws {
+        guard !key.isEmpty, !key.contains(".") || key.split(separator: ".").allSatisfy({ !$0.isEmpty }) else {
+            throw ParameterError("key", "key must be a metadata name such as quality or scores.domain")
+        }
+    }
 
     init(_ p: Parameters) throws {
         let model = try FastTextModel.classifier(p.string("model"), parameter: "model")
         key = p.string("key")
-        guard !key.isEmpty, !key.contains(".") || key.split(separator: ".").allSatisfy({ !$0.isEmpty }) else {
-            throw ParameterError("key", "key must be a metadata name such as quality or scores.domain")
-        }
+        try Self.checkKey(key)
         labelKey = p.optionalString("label_key")
         scoreKey = p.optionalString("score_key")
         k = p.int("k")

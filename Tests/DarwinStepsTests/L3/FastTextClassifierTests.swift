@@ -220,6 +220,8 @@ enum SampleClassifier {
             ),
             (dir.file("cbow.bin"), "\(dir.file("cbow.bin")) is a word-vector model, not a classifier"),
         ]
+        let descriptor = try #require(StepCatalog.registry.descriptor("fasttext_classify"))
+        let check = try #require(descriptor.check)
         for (model, message) in cases {
             do {
                 _ = try makeStep("fasttext_classify", ["model": .string(model), "key": "q"])
@@ -228,7 +230,19 @@ enum SampleClassifier {
                 #expect(e.parameter == "model")
                 #expect(e.message == message)
             }
+            // Checking a recipe reads only the header and the matrices' sizes, and says the same.
+            let p = try Parameters.validate([("model", .string(model)), ("key", "q")], against: descriptor.parameters)
+                .get()
+            do {
+                try check(p)
+                Issue.record("the check accepted \(model)")
+            } catch let e as ParameterError {
+                #expect(e.parameter == "model")
+                #expect(e.message == message, "check of \(model)")
+            }
         }
+        let good = try Parameters.validate([("model", .string(path)), ("key", "q")], against: descriptor.parameters).get()
+        try check(good)
         do {
             _ = try makeStep("fasttext_classify", ["model": .string(path), "key": "q", "labels": ["literatur"]])
             Issue.record("accepted an unknown label")
