@@ -114,6 +114,8 @@ public final class JobRunner: Sendable {
         let inputs = try resolveInputs()
         let (store, lock) = try openJobFolder()
         defer { withExtendedLifetime(lock) {} }
+        // Models and lists opened by the run's steps are released with it.
+        defer { ResourceRegistry.shared.close() }
         try reconcileRecipe(inputs: inputs, store: store)
         try reconcileInputs(plan: try plan(inputs, until: nil), store: store)
         let runID = try beginRun(store: store)

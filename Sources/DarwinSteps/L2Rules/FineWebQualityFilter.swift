@@ -74,6 +74,7 @@ struct FineWebQualityFilter: StreamingStep {
                 expect: .drop(rule: "line_punct_ratio")),
             StepExample(#"{"id":"b","text":"   \n\n"}"#, expect: .drop(rule: "empty")),
         ],
+        resources: LanguageOverrides.resources,
         make: { p in
             .streaming(FineWebQualityFilter(settings: try PerLanguage(p, specs: parameterSpecs, make: Config.init)))
         })

@@ -84,6 +84,7 @@ struct GopherQualityFilter: StreamingStep {
                 ##"{"id":"b","text":"# # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # and the"}"##,
                 parameters: ["min_doc_words": 1], expect: .drop(rule: "hash_ratio")),
         ],
+        resources: LanguageOverrides.resources,
         make: { p in
             .streaming(GopherQualityFilter(settings: try PerLanguage(p, specs: parameterSpecs, make: Config.init)))
         })

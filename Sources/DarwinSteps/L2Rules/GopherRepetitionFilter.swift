@@ -84,6 +84,7 @@ struct GopherRepetitionFilter: StreamingStep {
                 #"{"id":"a","text":"same line\nsame line\nsame line\nother"}"#, expect: .drop(rule: "duplicate_lines")),
             StepExample(#"{"id":"b","text":""}"#, expect: .drop(rule: "empty")),
         ],
+        resources: LanguageOverrides.resources,
         make: { p in
             .streaming(GopherRepetitionFilter(settings: try PerLanguage(p, specs: parameterSpecs, make: Config.init)))
         })

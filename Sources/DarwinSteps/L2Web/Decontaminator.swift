@@ -26,9 +26,6 @@ struct Decontaminator: StreamingStep {
         }
     }
 
-    private static let cacheLock = NSLock()
-    nonisolated(unsafe) private static var cache: [String: Index] = [:]
-
     static let descriptor = StepDescriptor(
         id: "decontaminate", version: 1, levels: [.l2],
         summary: "drop documents sharing a normalised word n-gram (default 20) with benchmark items",
@@ -44,15 +41,12 @@ struct Decontaminator: StreamingStep {
         ],
         histograms: [],
         examples: [],
+        resources: { p in p.strings("benchmarks").map { ResourceReference(parameter: "benchmarks", path: $0) } },
         make: { p in
             let n = p.int("n"), fields = p.strings("fields"), files = p.strings("benchmarks")
             if files.isEmpty { throw ParameterError("benchmarks", "give at least one benchmark file") }
-            let key = p.canonicalJSON
-            let index = try cacheLock.withLock { () throws -> Index in
-                if let i = cache[key] { return i }
-                let i = try buildIndex(files: files, fields: fields, n: n)
-                cache[key] = i
-                return i
+            let index = try ResourceRegistry.shared.resource("benchmark index", p.canonicalJSON) {
+                try buildIndex(files: files, fields: fields, n: n)
             }
             return .streaming(Decontaminator(index: index, n: n))
         })

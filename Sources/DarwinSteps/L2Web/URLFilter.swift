@@ -77,11 +77,16 @@ struct URLFilter: StreamingStep {
         ],
         histograms: [],
         examples: [],
+        resources: { p in
+            var files: [ResourceReference] = []
+            for name in ["block_domains", "block_urls", "banned_words", "soft_banned_words", "banned_subwords"] {
+                files += p.strings(name).map { ResourceReference(parameter: name, path: $0) }
+            }
+            return files + [ResourceReference(parameter: "public_suffix_list", path: p.string("public_suffix_list"))]
+        },
         make: { p in
-            let key = p.canonicalJSON
-            let lists = try cache.withLock { cached -> Lists in
-                if let l = cached[key] { return l }
-                let l = try Lists(
+            let lists = try ResourceRegistry.shared.resource("url lists", p.canonicalJSON) {
+                try Lists(
                     domains: HashSet(try readLists(p.strings("block_domains"), "block_domains", normalize: false)),
                     urls: HashSet(try readLists(p.strings("block_urls"), "block_urls", normalize: false)),
                     bannedWords: Set(try readLists(p.strings("banned_words"), "banned_words", normalize: true)),
@@ -91,24 +96,10 @@ struct URLFilter: StreamingStep {
                     },
                     suffixes: PublicSuffixList(
                         path: p.string("public_suffix_list"), includePrivate: p.bool("include_private_suffixes")))
-                cached[key] = l
-                return l
             }
             return .streaming(
                 URLFilter(lists: lists, softThreshold: p.int("soft_word_threshold"), fields: p.strings("field")))
         })
-
-    private static let cache = LockedCache()
-
-    final class LockedCache: @unchecked Sendable {
-        private let lock = NSLock()
-        private var store: [String: Lists] = [:]
-        func withLock<T>(_ body: (inout [String: Lists]) throws -> T) rethrows -> T {
-            lock.lock()
-            defer { lock.unlock() }
-            return try body(&store)
-        }
-    }
 
     /// Entries of list files; `normalize` keeps [a-z0-9] of the lower-cased entry, as datatrove.
     static func readLists(_ files: [String], _ parameter: String, normalize: Bool) throws -> [String] {

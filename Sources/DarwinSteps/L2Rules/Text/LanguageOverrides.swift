@@ -25,13 +25,15 @@ struct LanguageOverrides: Sendable {
     /// FineWeb2 names that differ from darwin's.
     static let aliases = ["stopwords": "stop_words"]
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var loaded: [String: LanguageOverrides] = [:]
+    /// The overrides file (or folder) a step reads, for the job's identity of it.
+    static let resources: @Sendable (Parameters) throws -> [ResourceReference] = { p in
+        p.optionalString("language_overrides").map { [ResourceReference(parameter: "language_overrides", path: $0)] }
+            ?? []
+    }
 
-    /// Loads (once per process) the overrides at `path`.
+    /// Loads (once per process, ``ResourceRegistry``) the overrides at `path`.
     static func load(_ path: String) throws -> LanguageOverrides {
-        try lock.withLock {
-            if let o = loaded[path] { return o }
+        try ResourceRegistry.shared.resource("language overrides", path) {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                 throw ParameterError("language_overrides", "\(path) does not exist")
@@ -58,9 +60,7 @@ struct LanguageOverrides: Sendable {
                     map[lang] = Dictionary(o.members.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
                 }
             }
-            let o = LanguageOverrides(byLanguage: map)
-            loaded[path] = o
-            return o
+            return LanguageOverrides(byLanguage: map)
         }
     }
 
