@@ -54,7 +54,8 @@ struct FastTextHeader {
         self.labels = labels
         // The matrices are skipped, not read: their headers say how long they are, and the file must end
         // exactly after them.
-        _ = try reader.bytes(8 * Int(pruneIndexSize))
+        // -1 when the dictionary was never pruned.
+        if pruneIndexSize > 0 { try reader.skip(8 * Int(pruneIndexSize)) }
         for _ in 0..<2 { try reader.skipMatrix() }
         guard try reader.atEnd() else {
             throw ParameterError(parameter, "cannot load fastText model \(path): unexpected bytes after the model")
@@ -85,6 +86,7 @@ struct FastTextHeader {
         }
 
         mutating func bytes(_ n: Int) throws -> ArraySlice<UInt8> {
+            guard n >= 0 else { throw truncated() }
             try need(n)
             defer { position += n }
             return buffer[position..<(position + n)]
