@@ -38,7 +38,12 @@ public final class ProvenanceStore: Sendable {
     }
 
     private static func describe(_ error: any Error) -> String {
-        if let e = error as? DatabaseError { return (e.message ?? "\(e.resultCode)").lowercased() }
+        if let e = error as? DatabaseError {
+            let message = (e.message ?? "\(e.resultCode)").lowercased()
+            // SQLite says "database or disk is full" for a full file system too: say it as the system would.
+            if e.resultCode == ResultCode.SQLITE_FULL || e.extendedResultCode == ResultCode.SQLITE_FULL { return "No space left on device (sqlite: \(message))" }
+            return message
+        }
         return "\(error)"
     }
 

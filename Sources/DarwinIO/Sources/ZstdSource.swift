@@ -21,6 +21,10 @@ final class ZstdSource: ByteSource {
     private let windowLimit: Int
     /// Inside a frame that has not ended yet.
     private var frameOpen = false
+    /// The input the decoder asked for next (the rest of the current block and the next block's header).
+    private var nextInput = 0
+    /// The last call filled its output: it may hold decoded bytes still to flush.
+    private var outputPending = false
     /// File offset where the current frame began, to read its header again when its window is too large.
     private var frameStart = 0
     /// Set after an error until some output is produced, so one damaged region is reported once.
@@ -103,12 +107,16 @@ final class ZstdSource: ByteSource {
                 frameStart = file.offset
             }
             let offsetBefore = file.offset
-            var inb = ZSTD_inBuffer(src: file.base + file.start, size: file.available, pos: 0)
-            // At most one block of output per call: a call that fails returns nothing of what it decoded, so a
-            // damaged block costs only itself, not the good blocks before it in the same call.
+            // A call that fails returns nothing of what it decoded. So each call decodes at most one block (the
+            // input the decoder asks for next), and none while output of an earlier block is still to flush:
+            // a damaged block then costs only itself, not the good blocks before it.
+            let input = outputPending ? 0 : min(file.available, nextInput > 0 ? nextInput : file.available)
+            var inb = ZSTD_inBuffer(src: file.base + file.start, size: input, pos: 0)
             var outb = ZSTD_outBuffer(dst: dst, size: min(out.count, Self.blockSize), pos: 0)
             let r = ZSTD_decompressStream(dctx, &outb, &inb)
             file.start += inb.pos
+            outputPending = ZSTD_isError(r) == 0 && outb.pos == outb.size
+            nextInput = ZSTD_isError(r) == 0 ? r : 0
             if ZSTD_isError(r) != 0, ZSTD_getErrorCode(r) == ZSTD_error_checksum_wrong {
                 // The frame decoded, but not to what was compressed: what came out of it may be altered.
                 _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
