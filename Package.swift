@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // MARK: - C libraries
@@ -49,7 +50,10 @@ let package = Package(
         ),
         .target(
             name: "DarwinSteps",
-            dependencies: ["DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText", "CDarwinHTML", "Yams"]),
+            dependencies: [
+                "DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText", "CDarwinHTML", "Yams",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]),
         .target(
             name: "DarwinRunner",
             dependencies: ["DarwinCore", "DarwinIO", "DarwinProvenance", "Yams"]

@@ -1,5 +1,6 @@
 import DarwinCore
 import DarwinIO
+import HeapModule
 
 /// Near-duplicate removal with MinHash LSH, as datatrove's four MinHash stages, in darwin's phases.
 ///
@@ -117,6 +118,14 @@ struct MinHashDedupFilter: GlobalStep {
         var low: UInt64
         var doc: UInt64
         static func < (a: BandEntry, b: BandEntry) -> Bool { (a.high, a.low, a.doc) < (b.high, b.low, b.doc) }
+    }
+
+    /// The next entry of one sorted run in the merge of a band's runs.
+    struct MergeHead: Comparable {
+        var entry: BandEntry
+        var run: Int
+        static func < (a: MergeHead, b: MergeHead) -> Bool { (a.entry, a.run) < (b.entry, b.run) }
+        static func == (a: MergeHead, b: MergeHead) -> Bool { a.entry == b.entry && a.run == b.run }
     }
 
     /// Writes, per shard: sorted runs of band entries (`signatures-SHARD-RUN.bin`, one section per band) each
@@ -242,53 +251,23 @@ struct MinHashDedupFilter: GlobalStep {
                 try SectionStream(
                     band, of: s.path, magic: Self.runMagic, count: hasher.bands, what: "signature file", chunk: chunk))
         }
-        // A binary min-heap of the next entry of every run (documents packed with their shard).
-        var heap: [(BandEntry, Int)] = []
-        func push(_ e: (BandEntry, Int)) {
-            heap.append(e)
-            var i = heap.count - 1
-            while i > 0 {
-                let parent = (i - 1) / 2
-                if heap[i].0 < heap[parent].0 {
-                    heap.swapAt(i, parent)
-                    i = parent
-                } else {
-                    break
-                }
-            }
-        }
-        func pop() -> (BandEntry, Int) {
-            let top = heap[0]
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var i = 0
-                while true {
-                    let l = 2 * i + 1, r = l + 1
-                    var m = i
-                    if l < heap.count && heap[l].0 < heap[m].0 { m = l }
-                    if r < heap.count && heap[r].0 < heap[m].0 { m = r }
-                    if m == i { break }
-                    heap.swapAt(i, m)
-                    i = m
-                }
-            }
-            return top
-        }
+        // The next entry of every run (documents packed with their shard), smallest first.
+        var heap = Heap<MergeHead>()
+        heap.reserveCapacity(streams.count)
         func next(_ k: Int) throws {
             let s = streams[k]
             if s.isAtEnd { return }
             let high = try s.uint64(), low = try s.uint64(), doc = try s.uint64()
-            push((BandEntry(high: high, low: low, doc: Self.pack(sources[k].shard, doc)), k))
+            heap.insert(MergeHead(entry: BandEntry(high: high, low: low, doc: Self.pack(sources[k].shard, doc)), run: k))
         }
         for k in streams.indices { try next(k) }
         let out = try SectionedFileWriter(
             path: workspace.output(Self.edgesName(band)), magic: Self.edgesMagic, sections: 1)
         var pairs = 0
         var first: BandEntry? = nil
-        while !heap.isEmpty {
-            let (h, k) = pop()
-            try next(k)
+        while let head = heap.popMin() {
+            let h = head.entry
+            try next(head.run)
             if let f = first, f.high == h.high, f.low == h.low {
                 try out.append(f.doc)
                 try out.append(h.doc)
