@@ -14,7 +14,7 @@ struct HTMLExtractor: StreamingStep {
     let maxBytes: Int
 
     static let descriptor = StepDescriptor(
-        id: "html_extract", version: 1, levels: [.l1],
+        id: "html_extract", version: 2, levels: [.l1],
         summary:
             "extract the main content of HTML documents as Markdown-like text (headings, lists, tables, code, math); boilerplate removed",
         reference: "libxml2 HTML parser; main-content scoring in the manner of Readability and trafilatura",

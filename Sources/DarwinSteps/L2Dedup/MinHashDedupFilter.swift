@@ -29,7 +29,7 @@ struct MinHashDedupFilter: GlobalStep {
     let memory: Int
 
     static let descriptor = StepDescriptor(
-        id: "minhash_dedup", version: 1, levels: [.l2],
+        id: "minhash_dedup", version: 2, levels: [.l2],
         summary:
             "drop near-duplicates found by MinHash LSH (word 5-grams, 14 bands × 8 rows, threshold ≈ 0.72), keeping one per cluster",
         reference:

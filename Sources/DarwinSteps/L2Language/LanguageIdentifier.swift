@@ -14,7 +14,7 @@ struct LanguageIdentifier: StreamingStep {
     let annotateOnly: Bool
 
     static let descriptor = StepDescriptor(
-        id: "language_id", version: 1, levels: [.l2],
+        id: "language_id", version: 2, levels: [.l2],
         summary:
             "identify the language with fastText lid.176; annotate metadata.language(_score); keep chosen languages",
         reference: "fastText lid.176 (Joulin et al. 2016); datatrove LanguageFilter; FineWeb keeps en > 0.65",

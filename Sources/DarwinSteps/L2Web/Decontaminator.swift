@@ -27,7 +27,7 @@ struct Decontaminator: StreamingStep {
     }
 
     static let descriptor = StepDescriptor(
-        id: "decontaminate", version: 1, levels: [.l2],
+        id: "decontaminate", version: 2, levels: [.l2],
         summary: "drop documents sharing a normalised word n-gram (default 20) with benchmark items",
         reference:
             "n-gram decontamination (GPT-3; datatrove NGramsDecontFilter); Darwin-Science exact 20-grams (DD §3.7)",
