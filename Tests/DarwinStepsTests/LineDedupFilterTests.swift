@@ -11,22 +11,9 @@ import Testing
     func run(_ shards: [[Document]], _ params: [String: JSONValue] = [:]) throws -> [String: (Decision, Document)] {
         let sub = dir.file("run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
-        _ = try runGlobal("line_dedup", params, shards: shards, in: sub)
-        // Apply again by hand to see the changed texts.
-        let d = try #require(StepCatalog.registry.descriptor("line_dedup"))
-        let p = try Parameters.validate(params.map { (name: $0.key, value: $0.value) }, against: d.parameters).get()
-        guard case .global(let step) = try d.make(p) else { throw StepError(.shard, "not global") }
         var out: [String: (Decision, Document)] = [:]
-        for (i, docs) in shards.enumerated() {
-            var a = try step.makeApplier(
-                shard: ShardInfo(index: i, name: "s\(i)"),
-                workspace: GlobalWorkspace(directory: sub, temporarySuffix: ".tmp"))
-            var ctx = StepContext(stage: "L2", step: "line_dedup", shard: nil, seed: 0, histograms: [])
-            for (j, doc) in docs.enumerated() {
-                ctx.documentIndex = j
-                var copy = doc
-                out[doc.id] = (try a.process(&copy, context: &ctx), copy)
-            }
+        for shard in try runGlobalDocuments("line_dedup", params, shards: shards, in: sub) {
+            for r in shard { out[r.id] = (r.decision, r.document) }
         }
         return out
     }

@@ -187,23 +187,77 @@ public struct Parameters: Sendable, Equatable {
     public func json(_ name: String) -> JSONValue { values[name] ?? .null }
 }
 
-/// Suggests the closest name for a typo (edit distance ≤ 2, or a shared prefix).
+/// Suggests the name a typo most likely meant, or `nil` when none is close.
+///
+/// Names are compared without case, with `-` and spaces read as `_`. The distance counts an insertion, a
+/// deletion, a substitution or a swap of two neighbouring characters as one edit (optimal string alignment), so
+/// `mni` is one edit from `min` and two from `max`; a name made of a candidate's words in another order
+/// (`bytes_max`) is one edit from it. A candidate is close when the distance is at most 1 for names of up to three
+/// characters, else at most a third of the shorter name's length (at least 2). Of the close candidates the nearest
+/// wins; on a tie, the one sharing the longest subsequence with the name (`ky` is `key`, not `k`), then the first
+/// listed. Without a close candidate, a name of four or more characters that begins exactly one candidate
+/// (`min_prob`) suggests it.
 public func nearest(_ name: String, in candidates: [String]) -> String? {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        var prev = Array(0...b.count)
-        for (i, ca) in a.enumerated() {
-            var cur = [i + 1] + Array(repeating: 0, count: b.count)
-            for (j, cb) in b.enumerated() {
-                cur[j + 1] = min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))
-            }
-            prev = cur
-        }
-        return prev[b.count]
+    let typed = Suggestion.normal(name)
+    guard !typed.isEmpty else { return nil }
+    var best: (index: Int, distance: Int, common: Int)?
+    for (index, candidate) in candidates.enumerated() {
+        let known = Suggestion.normal(candidate)
+        var distance = Suggestion.editDistance(typed, known)
+        if distance > 1 && Suggestion.sameWords(typed, known) { distance = 1 }
+        let shorter = min(typed.count, known.count)
+        guard distance <= (shorter <= 3 ? 1 : max(2, shorter / 3)) else { continue }
+        let common = Suggestion.commonSubsequence(typed, known)
+        if let b = best, (b.distance, -b.common) <= (distance, -common) { continue }
+        best = (index, distance, common)
     }
-    let a = Array(name.lowercased())
-    let scored = candidates.map { ($0, distance(a, Array($0.lowercased()))) }.sorted { $0.1 < $1.1 }
-    guard let best = scored.first, best.1 <= max(2, a.count / 3) else { return nil }
-    return best.0
+    if let best { return candidates[best.index] }
+    let extended = candidates.filter { Suggestion.normal($0).starts(with: typed) }
+    return typed.count >= 4 && extended.count == 1 ? extended[0] : nil
+}
+
+/// The measures ``nearest(_:in:)`` compares names with.
+private enum Suggestion {
+    static func normal(_ name: String) -> [Character] {
+        name.lowercased().map { $0 == "-" || $0 == " " ? "_" : $0 }
+    }
+
+    /// Edits (insertions, deletions, substitutions, swaps of neighbours) from `a` to `b`.
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[a.count][b.count]
+    }
+
+    /// Whether both names have the same two or more `_`-separated words, in any order.
+    static func sameWords(_ a: [Character], _ b: [Character]) -> Bool {
+        let wa = a.split(separator: "_").map { String($0) }.sorted()
+        return wa.count > 1 && wa == b.split(separator: "_").map { String($0) }.sorted()
+    }
+
+    /// The length of the longest common subsequence.
+    static func commonSubsequence(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = [Int](repeating: 0, count: b.count + 1)
+        for ca in a {
+            var current = [0]
+            current.reserveCapacity(b.count + 1)
+            for (j, cb) in b.enumerated() {
+                current.append(ca == cb ? previous[j] + 1 : max(previous[j + 1], current[j]))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
 }
 
 /// Byte sizes written with units.

@@ -19,6 +19,20 @@ struct ChunkJoiner: GlobalStep {
         reference: "the counterpart of chunk",
         kind: .global,
         parameters: [],
+        // Run together, in this order, as one shard: a complete run of chunks, a document that is not a chunk,
+        // and the second half of a document whose first half was dropped.
+        examples: [
+            StepExample(
+                #"{"id":"p#L4:chunk:0","text":"The first half, ","darwin":{"chunk":{"of":"p","index":0,"count":2}}}"#,
+                expect: .replace(count: 0)),
+            StepExample(
+                #"{"id":"p#L4:chunk:1","text":"and the second.","darwin":{"chunk":{"of":"p","index":1,"count":2}}}"#,
+                expect: .replace(count: 1)),
+            StepExample(#"{"id":"q","text":"Not a chunk."}"#, expect: .keep),
+            StepExample(
+                #"{"id":"r#L4:chunk:1","text":"Only the end is left.","darwin":{"chunk":{"of":"r","index":1,"count":2}}}"#,
+                expect: .replace(count: 1)),
+        ],
         make: { _ in .global(ChunkJoiner()) })
 
     var reducePhases: [ReducePhase] { [ReducePhase(name: "join", partitions: 1)] }

@@ -22,7 +22,17 @@ struct SetFieldAnnotator: StreamingStep {
         examples: [
             StepExample(
                 #"{"id":"a","text":"x"}"#, parameters: ["field": "metadata.license", "value": "cc-by"],
-                expect: .keep)
+                expect: .keep),
+            StepExample(
+                #"{"id":"b","text":"x","metadata":{"license":"mit","lang":"en"}}"#,
+                parameters: ["field": "metadata.license", "value": "cc-by"], expect: .keep),
+            StepExample(
+                #"{"id":"c","text":"x","metadata":{"license":"mit"}}"#,
+                parameters: ["field": "metadata.license", "value": "cc-by", "overwrite": false], expect: .keep),
+            StepExample(
+                #"{"id":"d","text":"x","source":"crawl"}"#,
+                parameters: ["field": "origin", "value": ["name": "wiki", "snapshot": 2024, "tags": ["ref"]]],
+                expect: .keep),
         ],
         make: { p in
             let field = p.string("field")

@@ -14,7 +14,7 @@ struct HTMLExtractor: StreamingStep {
     let maxBytes: Int
 
     static let descriptor = StepDescriptor(
-        id: "html_extract", version: 1, levels: [.l1],
+        id: "html_extract", version: 2, levels: [.l1],
         summary:
             "extract the main content of HTML documents as Markdown-like text (headings, lists, tables, code, math); boilerplate removed",
         reference: "libxml2 HTML parser; main-content scoring in the manner of Readability and trafilatura",
@@ -45,8 +45,69 @@ struct HTMLExtractor: StreamingStep {
             StepExample(
                 #"{"id":"b","text":"<html><body><script>var x = 1;</script></body></html>"}"#,
                 expect: .drop(rule: "no_text")),
+            StepExample(ExampleText.document("c", examplePage), expect: .keep),
+            StepExample(
+                ExampleText.document("d", examplePage), parameters: ["favor": "precision", "tables": false],
+                expect: .keep),
+            StepExample(
+                ExampleText.document("e", exampleFigure), parameters: ["images": true, "links": false], expect: .keep),
+            StepExample(ExampleText.document("f", "Plain text, not a web page."), expect: .keep),
         ],
         make: { p in .streaming(try HTMLExtractor(p)) })
+
+    /// A documentation page: a header with navigation, a sidebar, a footer and a script around an article with
+    /// headings, paragraphs, a list, a table and code.
+    static let examplePage = """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>Installing the toolkit – Example Docs</title></head>
+        <body>
+        <header><a href="/">Example Docs</a>
+        <nav><ul><li><a href="/guide/">Guide</a></li><li><a href="/api/">API</a></li>
+        <li><a href="/blog/">Blog</a></li></ul></nav></header>
+        <main>
+        <article>
+        <h1>Installing the toolkit</h1>
+        <p>The toolkit runs on Linux and macOS. This page explains how to install it from the release archive, how
+        to check the installation, and what to do when a step fails.</p>
+        <h2>Requirements</h2>
+        <ul>
+        <li>A C compiler, such as GCC 12 or Clang 15</li>
+        <li>Python 3.10 or newer, with pip</li>
+        <li>About 200 MB of free disk space</li>
+        </ul>
+        <h2>Supported releases</h2>
+        <table>
+        <thead><tr><th>Release</th><th>Published</th><th>Supported until</th></tr></thead>
+        <tbody><tr><td>2.4</td><td>March 2024</td><td>March 2026</td></tr>
+        <tr><td>2.3</td><td>June 2023</td><td>June 2025</td></tr></tbody>
+        </table>
+        <h2>Installing</h2>
+        <p>Download the archive, unpack it, and run the installer from the new folder:</p>
+        <pre><code>tar xf toolkit-2.4.tar.gz
+        cd toolkit-2.4
+        ./install --prefix "$HOME/.local"</code></pre>
+        <p>When the installer has finished, run <code>toolkit --version</code> to check that the new release is the
+        one on your path. If the build step fails, see <a href="/faq/#build">the build questions</a>.</p>
+        </article>
+        <aside class="sidebar"><h3>Related pages</h3>
+        <ul><li><a href="/upgrade/">Upgrading</a></li><li><a href="/faq/">FAQ</a></li></ul></aside>
+        </main>
+        <footer><p>© 2024 Example Project. All rights reserved.</p>
+        <p><a href="/privacy/">Privacy</a> · <a href="/terms/">Terms</a></p></footer>
+        <script>window.analytics = {site: 42};</script>
+        </body></html>
+        """
+
+    /// An article with a formula in MathML and a figure.
+    static let exampleFigure = """
+        <html><body><article><h1>Circles</h1>
+        <p>The area of a circle of radius r is <math alttext="\\pi r^2"><mi>π</mi><msup><mi>r</mi><mn>2</mn></msup></math>,
+        as <a href="/archimedes/">Archimedes</a> showed with inscribed and circumscribed polygons.</p>
+        <figure><img src="/circle.png" alt="A circle with its radius drawn"><figcaption>A circle and its radius.
+        </figcaption></figure>
+        <p>Doubling the radius therefore multiplies the area by four, whatever the size of the circle.</p>
+        </article></body></html>
+        """
 
     init(_ p: Parameters) throws {
         let favor: Int32 =

@@ -21,7 +21,25 @@ struct TextNormalizer: StreamingStep {
                 "trailing spaces, runs of spaces, at most one blank line; code blocks untouched"),
         ],
         examples: [
-            StepExample(#"{"id":"a","text":"cafÃ© and â€œquotesâ€\u009d"}"#, expect: .keep)
+            StepExample(#"{"id":"a","text":"cafÃ© and â€œquotesâ€\u009d"}"#, expect: .keep),
+            // UTF-8 read as windows-1252 twice.
+            StepExample(ExampleText.document("b", "Ã¢â‚¬Å“double readingÃ¢â‚¬Â\u{9D} repaired"), expect: .keep),
+            // Combining accents composed (NFC).
+            StepExample(ExampleText.document("c", "Cafe\u{301} cre\u{300}me, A\u{30A}ngstro\u{308}m"), expect: .keep),
+            // CR LF and lone CR, a bell and a byte-order mark; trailing spaces, runs of spaces and blank lines.
+            StepExample(
+                ExampleText.document(
+                    "d", "\u{FEFF}First line\r\nSecond\u{7} line   \rThird    line\r\n\r\n\r\n\r\nLast  line  "),
+                expect: .keep),
+            // A code block keeps its spacing; the prose around it does not.
+            StepExample(
+                ExampleText.document(
+                    "e", "Run  this:\n\n\n```\nif x:\n    print(x)    # aligned\n\n\n```\n\n\nDone.   Thanks."),
+                expect: .keep),
+            // Only the passes asked for.
+            StepExample(
+                ExampleText.document("f", "cafÃ©  and  cafe\u{301}"),
+                parameters: ["mojibake": false, "whitespace": false], expect: .keep),
         ],
         make: { p in
             .streaming(

@@ -54,6 +54,23 @@ struct ExactDedupFilter: GlobalStep {
                 "keep", .choice(["first", "longest"]), default: "first",
                 "which document of a group stays: the first in input order, or the one with the longest text"),
         ],
+        // Examples with the same parameters run together, in this order, as one shard.
+        examples: [
+            StepExample(#"{"id":"a","text":"The same text, twice."}"#, expect: .keep),
+            StepExample(#"{"id":"b","text":"  The same   text,\ntwice. "}"#, expect: .drop(rule: "duplicate")),
+            StepExample(#"{"id":"c","text":"THE SAME TEXT, TWICE."}"#, expect: .keep),
+            StepExample(#"{"id":"d","text":"Ünïcode Text"}"#, parameters: ["normalize": "lowercase"], expect: .keep),
+            StepExample(
+                #"{"id":"e","text":"ünïcode   text"}"#, parameters: ["normalize": "lowercase"],
+                expect: .drop(rule: "duplicate")),
+            StepExample(
+                #"{"id":"f","text":"short","title":"Home"}"#, parameters: ["field": "title", "keep": "longest"],
+                expect: .drop(rule: "duplicate")),
+            StepExample(
+                #"{"id":"g","text":"the longer one","title":"Home"}"#,
+                parameters: ["field": "title", "keep": "longest"],
+                expect: .keep),
+        ],
         make: { p in
             var step = ExactDedupFilter(
                 field: p.string("field"),
@@ -77,7 +94,23 @@ struct ExactDedupFilter: GlobalStep {
             ParameterSpec(
                 "partitions", .integer(min: 1, max: 4096), default: 16, "hash partitions grouped in parallel"),
         ],
-        examples: [],
+        // Examples with the same parameters run together, in this order, as one shard.
+        examples: [
+            StepExample(
+                #"{"id":"a","text":"A page cut short","url":"http://www.example.com/page/#top"}"#,
+                expect: .drop(rule: "duplicate_url")),
+            StepExample(
+                #"{"id":"b","text":"The whole page, crawled again later","metadata":{"url":"https://EXAMPLE.com:443/page"}}"#,
+                expect: .keep),
+            StepExample(#"{"id":"c","text":"Another page","url":"https://example.com/page?lang=fr"}"#, expect: .keep),
+            StepExample(#"{"id":"d","text":"No URL"}"#, expect: .keep),
+            StepExample(
+                #"{"id":"e","text":"First seen","url":"https://example.org/"}"#, parameters: ["keep": "first"],
+                expect: .keep),
+            StepExample(
+                #"{"id":"f","text":"Seen again, longer","url":"http://example.org"}"#, parameters: ["keep": "first"],
+                expect: .drop(rule: "duplicate_url")),
+        ],
         make: { p in
             var step = ExactDedupFilter(field: p.string("field"), normalization: .url, partitions: p.int("partitions"))
             step.fallbacks = p.string("field") == "url" ? ["metadata.url"] : []

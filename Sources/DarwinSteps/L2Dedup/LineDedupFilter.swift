@@ -36,6 +36,41 @@ struct LineDedupFilter: GlobalStep {
             ParameterSpec(
                 "partitions", .integer(min: 1, max: 4096), default: 16, "hash partitions grouped in parallel"),
         ],
+        // Examples with the same parameters run together, in this order, as one shard.
+        examples: [
+            StepExample(
+                ExampleText.document(
+                    "a",
+                    """
+                    Home | Products | About us | Contact
+                    The first article talks about gardens and tomatoes.
+                    Copyright 2024 Example Corp. All rights reserved.
+                    """),
+                expect: .keep),
+            StepExample(
+                ExampleText.document(
+                    "b",
+                    """
+                    Home | Products | About us | Contact
+                    The second article is about bicycles in the city.
+                    Short
+                    Short
+                    Copyright  2024 Example Corp.  All rights reserved.
+                    """),
+                expect: .keep),
+            StepExample(
+                ExampleText.document(
+                    "c", "Home | Products | About us | Contact\nCopyright 2024 Example Corp. All rights reserved."),
+                expect: .drop(rule: "all_duplicate")),
+            StepExample(
+                ExampleText.document(
+                    "d", "Intro\n\nA paragraph that appears twice in the corpus.\nIt has two lines.\n\nThe end."),
+                parameters: ["unit": "paragraph", "lowercase": true], expect: .keep),
+            StepExample(
+                ExampleText.document(
+                    "e", "Intro\n\nA PARAGRAPH THAT APPEARS TWICE IN THE CORPUS.\nIt has two lines.\n\nNew text here."),
+                parameters: ["unit": "paragraph", "lowercase": true], expect: .keep),
+        ],
         make: { p in
             .global(
                 LineDedupFilter(

@@ -30,7 +30,7 @@ struct MinHashDedupFilter: GlobalStep {
     let memory: Int
 
     static let descriptor = StepDescriptor(
-        id: "minhash_dedup", version: 1, levels: [.l2],
+        id: "minhash_dedup", version: 2, levels: [.l2],
         summary:
             "drop near-duplicates found by MinHash LSH (word 5-grams, 14 bands × 8 rows, threshold ≈ 0.72), keeping one per cluster",
         reference:
@@ -64,6 +64,26 @@ struct MinHashDedupFilter: GlobalStep {
             HistogramSpec(
                 name: "cluster_size", lower: 2, upper: 10_000, bins: 16, scale: .log,
                 summary: "documents per cluster of near-duplicates")
+        ],
+        // Examples with the same parameters run together, in this order, as one shard.
+        examples: [
+            StepExample(ExampleText.document("a", ExampleText.english), expect: .keep),
+            StepExample(ExampleText.document("b", ExampleText.french + " " + ExampleText.german), expect: .keep),
+            StepExample(
+                ExampleText.document(
+                    "c", ExampleText.english.replacingOccurrences(of: "rare and expensive", with: "rare and costly")),
+                expect: .drop(rule: "near_duplicate")),
+            StepExample(
+                ExampleText.document("d", "ΟΔΟΣ " + ExampleText.english.uppercased()),
+                expect: .drop(rule: "near_duplicate")),
+            StepExample(ExampleText.document("e", "Too few words."), expect: .keep),
+            StepExample(
+                ExampleText.document("f", ExampleText.english, [("metadata", ["quality": 0.2])]),
+                parameters: ["keep": "highest", "keep_field": "metadata.quality"], expect: .drop(rule: "near_duplicate")
+            ),
+            StepExample(
+                ExampleText.document("g", ExampleText.english + " Ὀδός.", [("metadata", ["quality": 0.9])]),
+                parameters: ["keep": "highest", "keep_field": "metadata.quality"], expect: .keep),
         ],
         notes: { p in
             let bands = p.int("bands"), rows = p.int("rows")

@@ -14,7 +14,7 @@ struct LanguageIdentifier: StreamingStep {
     let annotateOnly: Bool
 
     static let descriptor = StepDescriptor(
-        id: "language_id", version: 1, levels: [.l2],
+        id: "language_id", version: 2, levels: [.l2],
         summary:
             "identify the language with fastText lid.176; annotate metadata.language(_score); keep chosen languages",
         reference: "fastText lid.176 (Joulin et al. 2016); datatrove LanguageFilter; FineWeb keeps en > 0.65",
@@ -36,7 +36,20 @@ struct LanguageIdentifier: StreamingStep {
                 name: "language_score", lower: 0, upper: 1, bins: 20, scale: .linear,
                 summary: "probability of the best language")
         ],
-        examples: [],
+        examples: [
+            StepExample(
+                ExampleText.document("a", ExampleText.english), parameters: ["languages": ["en"]], expect: .keep),
+            StepExample(
+                ExampleText.document("b", ExampleText.french), parameters: ["languages": ["en"]],
+                expect: .drop(rule: "other_language")),
+            StepExample(
+                ExampleText.document("c", ExampleText.german), parameters: ["languages": ["en", "de"]], expect: .keep),
+            StepExample(
+                ExampleText.document("d", ExampleText.french), parameters: ["annotate_only": true], expect: .keep),
+            StepExample(
+                ExampleText.document("e", "ok ok 123"), parameters: ["threshold": 0.9], expect: .drop(rule: "low_score")
+            ),
+        ],
         resources: { p in
             [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
         },

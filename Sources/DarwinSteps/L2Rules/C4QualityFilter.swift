@@ -46,6 +46,23 @@ struct C4QualityFilter: StreamingStep {
             StepExample(
                 #"{"id":"c","text":"First one is here. Second one is here. Third one is here. Fourth one is here. Fifth one is here."}"#,
                 expect: .keep),
+            // Kept with its menu, cookie and javascript lines cut and its citation marks removed.
+            StepExample(
+                ExampleText.document(
+                    "d",
+                    """
+                    Skip to main content
+                    Home | Exhibitions | Visit
+                    The museum opened its new wing in May.[1] It holds paintings from the early modern period. \
+                    Visitors can book a guided tour at the front desk.[citation needed] Tours run every hour from ten \
+                    until four. Entry to the new wing is free for children.
+                    This website uses cookies to improve your experience.
+                    Please enable JavaScript to see the map of the galleries.
+                    """),
+                expect: .keep),
+            StepExample(
+                ExampleText.document("e", "Short menu line\n" + ExampleText.english),
+                parameters: ["filter_no_terminal_punct": false, "min_words_per_line": 4], expect: .keep),
         ],
         make: { p in
             .streaming(

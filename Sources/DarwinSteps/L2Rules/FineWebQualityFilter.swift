@@ -73,6 +73,11 @@ struct FineWebQualityFilter: StreamingStep {
                 #"{"id":"a","text":"no punctuation at all\nnone here either\nstill none"}"#,
                 expect: .drop(rule: "line_punct_ratio")),
             StepExample(#"{"id":"b","text":"   \n\n"}"#, expect: .drop(rule: "empty")),
+            StepExample(
+                #"{"id":"c","text":"The press changed how ideas travelled, and books became cheap."}"#, expect: .keep),
+            StepExample(
+                #"{"id":"d","text":"Menu\nHome\nNews\nThe press changed how ideas travelled, and books became cheap."}"#,
+                expect: .drop(rule: "short_line_ratio")),
         ],
         resources: LanguageOverrides.resources,
         make: { p in

@@ -83,6 +83,7 @@ struct GopherQualityFilter: StreamingStep {
             StepExample(
                 ##"{"id":"b","text":"# # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # # and the"}"##,
                 parameters: ["min_doc_words": 1], expect: .drop(rule: "hash_ratio")),
+            StepExample(ExampleText.document("c", ExampleText.english), expect: .keep),
         ],
         resources: LanguageOverrides.resources,
         make: { p in

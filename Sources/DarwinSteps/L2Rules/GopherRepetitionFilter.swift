@@ -83,6 +83,10 @@ struct GopherRepetitionFilter: StreamingStep {
             StepExample(
                 #"{"id":"a","text":"same line\nsame line\nsame line\nother"}"#, expect: .drop(rule: "duplicate_lines")),
             StepExample(#"{"id":"b","text":""}"#, expect: .drop(rule: "empty")),
+            StepExample(ExampleText.document("c", ExampleText.english), expect: .keep),
+            StepExample(
+                ExampleText.document("d", String(repeating: "buy cheap watches online today ", count: 12)),
+                expect: .drop(rule: "top_2gram")),
         ],
         resources: LanguageOverrides.resources,
         make: { p in

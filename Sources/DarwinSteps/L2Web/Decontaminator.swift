@@ -27,7 +27,7 @@ struct Decontaminator: StreamingStep {
     }
 
     static let descriptor = StepDescriptor(
-        id: "decontaminate", version: 1, levels: [.l2],
+        id: "decontaminate", version: 2, levels: [.l2],
         summary: "drop documents sharing a normalised word n-gram (default 20) with benchmark items",
         reference:
             "n-gram decontamination (GPT-3; datatrove NGramsDecontFilter); Darwin-Science exact 20-grams (DD §3.7)",
@@ -40,7 +40,31 @@ struct Decontaminator: StreamingStep {
             ParameterSpec("n", .integer(min: 1, max: 200), default: 20, "n-gram length in words"),
         ],
         histograms: [],
-        examples: [],
+        examples: [
+            // data/examples/benchmark.jsonl: three items in GSM8K's layout (relative to the checkout).
+            StepExample(
+                ExampleText.document(
+                    "a",
+                    """
+                    Homework help: a baker fills 12 trays with 24 rolls each and sells all but 30 of the rolls. How \
+                    many rolls does the baker sell? Show your working.
+                    """),
+                parameters: ["benchmarks": "data/examples/benchmark.jsonl"], expect: .drop(rule: "benchmark_overlap")),
+            // Numbers, case and punctuation are normalised before comparing.
+            StepExample(
+                ExampleText.document(
+                    "b", "TOM READS 20 PAGES OF HIS BOOK EVERY EVENING; how many evenings does he need to finish?"),
+                parameters: ["benchmarks": "data/examples/benchmark.jsonl", "n": 8],
+                expect: .drop(rule: "benchmark_overlap")),
+            // Greek capitals lower-cased as Python does (final sigma) and their accents stripped.
+            StepExample(
+                ExampleText.document("c", "ΑΣΚΗΣΗ: Ο ΝΙΚΟΣ ΕΧΕΙ ΤΡΕΙΣ ΓΑΤΕΣ ΚΑΙ ΔΥΟ ΣΚΥΛΟΥΣ."),
+                parameters: ["benchmarks": "data/examples/benchmark.jsonl", "n": 6],
+                expect: .drop(rule: "benchmark_overlap")),
+            StepExample(
+                ExampleText.document("d", "A baker sells rolls and bread every morning at the market square."),
+                parameters: ["benchmarks": "data/examples/benchmark.jsonl"], expect: .keep),
+        ],
         resources: { p in p.strings("benchmarks").map { ResourceReference(parameter: "benchmarks", path: $0) } },
         make: { p in
             let n = p.int("n"), fields = p.strings("fields"), files = p.strings("benchmarks")

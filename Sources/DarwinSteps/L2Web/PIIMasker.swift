@@ -36,7 +36,14 @@ struct PIIMasker: StreamingStep {
         ],
         histograms: [],
         examples: [
-            StepExample(#"{"id":"a","text":"write to jane.doe@mail.example.net or call 8.8.8.8"}"#, expect: .keep)
+            StepExample(#"{"id":"a","text":"write to jane.doe@mail.example.net or call 8.8.8.8"}"#, expect: .keep),
+            // Replacements in turn; private and documentation addresses stay.
+            StepExample(
+                #"{"id":"b","text":"a@b.co, c@d.org and e@f.net; dns 1.1.1.1, lan 192.168.1.1, doc 203.0.113.5"}"#,
+                expect: .keep),
+            StepExample(
+                #"{"id":"c","text":"mail kim@example.org from 9.9.9.9"}"#,
+                parameters: ["email_replacement": "<email>", "ips": false], expect: .keep),
         ],
         make: { p in
             let e = p.strings("email_replacement"), i = p.strings("ip_replacement")

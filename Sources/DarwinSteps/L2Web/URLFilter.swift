@@ -76,7 +76,24 @@ struct URLFilter: StreamingStep {
             ParameterSpec("include_private_suffixes", .boolean, default: false, "use the list's private section too"),
         ],
         histograms: [],
-        examples: [],
+        examples: [
+            StepExample(
+                #"{"id":"a","text":"x","url":"https://docs.example.com/guide/install"}"#, parameters: exampleLists,
+                expect: .keep),
+            StepExample(
+                #"{"id":"b","text":"x","url":"https://shop.example.net/offer"}"#, parameters: exampleLists,
+                expect: .drop(rule: "domain")),
+            StepExample(
+                #"{"id":"c","text":"x","metadata":{"url":"http://ads.example.org:8080/banner"}}"#,
+                parameters: exampleLists, expect: .drop(rule: "subdomain")),
+            StepExample(
+                #"{"id":"d","text":"x","url":"https://play.example.com/best-casino-bonus"}"#, parameters: exampleLists,
+                expect: .drop(rule: "banned_word")),
+            StepExample(
+                #"{"id":"e","text":"x","url":"https://play.example.com/casinos"}"#, parameters: exampleLists,
+                expect: .keep),
+            StepExample(#"{"id":"f","text":"no URL at all"}"#, parameters: exampleLists, expect: .keep),
+        ],
         resources: { p in
             var files: [ResourceReference] = []
             for name in ["block_domains", "block_urls", "banned_words", "soft_banned_words", "banned_subwords"] {
@@ -100,6 +117,11 @@ struct URLFilter: StreamingStep {
             return .streaming(
                 URLFilter(lists: lists, softThreshold: p.int("soft_word_threshold"), fields: p.strings("field")))
         })
+
+    /// The block lists of the examples (data/examples, relative to the checkout).
+    static let exampleLists: [String: JSONValue] = [
+        "block_domains": ["data/examples/blocked-domains.txt"], "banned_words": ["data/examples/banned-words.txt"],
+    ]
 
     /// Entries of list files; `normalize` keeps [a-z0-9] of the lower-cased entry, as datatrove.
     static func readLists(_ files: [String], _ parameter: String, normalize: Bool) throws -> [String] {

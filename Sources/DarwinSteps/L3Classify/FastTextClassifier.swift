@@ -60,7 +60,26 @@ struct FastTextClassifier: StreamingStep {
                 "max_tokens", .integer(min: 0, max: 1 << 40), default: .null,
                 "classify only the first N whitespace-separated tokens (0: all; default: from the card, else all)"),
         ],
-        examples: [],
+        // With lid.176.ftz (scripts/fetch-models), a supervised fastText model whose labels are languages.
+        examples: [
+            StepExample(
+                ExampleText.document("a", ExampleText.english),
+                parameters: ["model": "lid.176.ftz", "key": "languages", "k": 2], expect: .keep),
+            StepExample(
+                ExampleText.document("b", ExampleText.french),
+                parameters: [
+                    "model": "lid.176.ftz", "key": "scores.language", "k": 1, "labels": ["en", "de"],
+                    "label_key": "language", "score_key": "language_score",
+                ],
+                expect: .keep),
+            StepExample(
+                ExampleText.document("c", "DER SCHNELLE BRAUNE FUCHS SPRINGT ÜBER DEN FAULEN HUND UND LÄUFT WEITER"),
+                parameters: [
+                    "model": "lid.176.ftz", "key": "languages", "min_probability": 0.1, "lowercase": true,
+                    "max_tokens": 6,
+                ],
+                expect: .keep),
+        ],
         resources: { p in
             [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
         },

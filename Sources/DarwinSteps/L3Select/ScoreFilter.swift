@@ -52,12 +52,26 @@ struct ScoreFilter: StreamingStep, GlobalStep {
             StepExample(
                 #"{"id":"d","text":"x","metadata":{"domain":"code"}}"#,
                 parameters: ["expression": "metadata.domain in [math, code]"], expect: .keep),
+            // With top_fraction the step is global: these four run together as one shard.
+            StepExample(
+                #"{"id":"e","text":"x","metadata":{"quality":{"hq":0.9}}}"#, parameters: exampleTopHalf, expect: .keep),
+            StepExample(
+                #"{"id":"f","text":"x","metadata":{"quality":{"hq":0.2}}}"#, parameters: exampleTopHalf,
+                expect: .drop(rule: "below_top_fraction")),
+            StepExample(
+                #"{"id":"g","text":"x","metadata":{"quality":{"hq":0.6}}}"#, parameters: exampleTopHalf, expect: .keep),
+            StepExample(
+                #"{"id":"h","text":"x","metadata":{"quality":{"hq":0.4}}}"#, parameters: exampleTopHalf,
+                expect: .drop(rule: "below_top_fraction")),
         ],
         globalWhen: { p in p.optionalDouble("top_fraction") != nil },
         make: { p in
             let step = try ScoreFilter(p)
             return step.topFraction == nil ? .streaming(step) : .global(step)
         })
+
+    /// The parameters of the global examples: the better half by `metadata.quality.hq`.
+    static let exampleTopHalf: [String: JSONValue] = ["top_fraction": 0.5, "score": "metadata.quality.hq"]
 
     init(_ p: Parameters) throws {
         if let text = p.optionalString("expression") {

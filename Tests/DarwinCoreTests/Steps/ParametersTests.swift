@@ -52,4 +52,24 @@ import Testing
         #expect(nearest("min_lenght", in: ["min_length", "sample"]) == "min_length")
         #expect(nearest("zzzzzz", in: ["min_length", "sample"]) == nil)
     }
+
+    @Test(
+        arguments: [
+            ("mxa", ["min", "max", "unit"], "max"),
+            ("mni", ["min", "max", "unit"], "min"),
+            ("ky", ["model", "k", "key"], "key"),
+            ("kk", ["model", "k", "key"], "k"),
+            ("N", ["benchmarks", "fields", "n"], "n"),
+            ("max-depth", ["max_bytes", "max_depth"], "max_depth"),
+            ("maxbytes", ["max_bytes", "max_depth"], "max_bytes"),
+            ("bytes_max", ["max_bytes", "max_depth"], "max_bytes"),
+            ("kep", ["keep", "keep_field", "key"], "keep"),
+            ("min_prob", ["min_probability", "max_chars"], "min_probability"),
+            ("language", ["language_field", "language_overrides"], nil),
+            ("xyz", ["k", "n"], nil),
+            ("eng", ["en", "eo", "et", "de"], "en"),
+        ] as [(String, [String], String?)])
+    func suggestionsForShortAndCompoundNames(typed: String, names: [String], expected: String?) {
+        #expect(nearest(typed, in: names) == expected)
+    }
 }

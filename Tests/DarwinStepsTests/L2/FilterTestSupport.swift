@@ -43,6 +43,13 @@ let englishProse = """
 func runGlobal(
     _ id: String, _ params: [String: JSONValue], shards: [[Document]], in directory: String
 ) throws -> [[(String, Decision)]] {
+    try runGlobalDocuments(id, params, shards: shards, in: directory).map { $0.map { ($0.id, $0.decision) } }
+}
+
+/// As ``runGlobal(_:_:shards:in:)``, with every document as the applier left it.
+func runGlobalDocuments(
+    _ id: String, _ params: [String: JSONValue], shards: [[Document]], in directory: String
+) throws -> [[(id: String, decision: Decision, document: Document)]] {
     let d = try #require(StepCatalog.registry.descriptor(id))
     let p = try Parameters.validate(params.map { (name: $0.key, value: $0.value) }, against: d.parameters).get()
     guard case .global(let step) = try d.make(p) else { throw StepError(.shard, "not global") }
@@ -68,17 +75,18 @@ func runGlobal(
             try commit(ws)
         }
     }
-    var out: [[(String, Decision)]] = []
+    var out: [[(id: String, decision: Decision, document: Document)]] = []
     for (i, docs) in shards.enumerated() {
         var a = try step.makeApplier(shard: infos[i], workspace: workspace())
         var ctx = StepContext(stage: "L", step: id, shard: infos[i], seed: 0, histograms: [])
-        var decisions: [(String, Decision)] = []
+        var results: [(id: String, decision: Decision, document: Document)] = []
         for (j, doc) in docs.enumerated() {
             ctx.documentIndex = j
             var d = doc
-            decisions.append((doc.id, try a.process(&d, context: &ctx)))
+            let decision = try a.process(&d, context: &ctx)
+            results.append((doc.id, decision, d))
         }
-        out.append(decisions)
+        out.append(results)
     }
     return out
 }
