@@ -124,7 +124,7 @@ extension DarwinCommand {
             }
             guard let stage, report.stages.contains(where: { $0.name == stage }) else {
                 throw ValidationError(
-                    "no stage '\(stage)' (stages: \(report.stages.map(\.name).joined(separator: ", ")))")
+                    "no stage '\(stage ?? "")' (stages: \(report.stages.map(\.name).joined(separator: ", ")))")
             }
             let selection: Inspector.Selection
             if errors {

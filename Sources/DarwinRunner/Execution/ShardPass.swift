@@ -192,11 +192,10 @@ struct ShardPass {
     private func next(_ reader: any DocumentReader) throws -> ShardReader.Item? {
         do {
             return try reader.next()
-        } catch let e as SourceError {
-            if case .io = e { throw TaskFailure.failed("\(e)") }
-            throw TaskFailure.failed("\(paths.input): \(e)")
         } catch {
-            throw TaskFailure.failed("\(error)")
+            // `DocumentReader.next` throws ``SourceError``; an I/O error names its file already.
+            if case .io = error { throw TaskFailure.failed("\(error)") }
+            throw TaskFailure.failed("\(paths.input): \(error)")
         }
     }
 
