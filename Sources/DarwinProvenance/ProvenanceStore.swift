@@ -41,7 +41,9 @@ public final class ProvenanceStore: Sendable {
         if let e = error as? DatabaseError {
             let message = (e.message ?? "\(e.resultCode)").lowercased()
             // SQLite says "database or disk is full" for a full file system too: say it as the system would.
-            if e.resultCode == ResultCode.SQLITE_FULL || e.extendedResultCode == ResultCode.SQLITE_FULL { return "No space left on device (sqlite: \(message))" }
+            if e.resultCode == ResultCode.SQLITE_FULL || e.extendedResultCode == ResultCode.SQLITE_FULL {
+                return "No space left on device (sqlite: \(message))"
+            }
             return message
         }
         return "\(error)"

@@ -44,7 +44,9 @@ import Testing
         try FileManager.default.copyItem(atPath: dir.path + "/other.bin", toPath: dir.file("models/tagger.bin"))
         let refused = try darwin(["run", recipe, "--progress", "none"])
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("stage 'L3': step fasttext_classify model: the file changed (tagger.bin"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("stage 'L3': step fasttext_classify model: the file changed (tagger.bin"),
+            "\(refused.stderr)")
         #expect(refused.stderr.contains("stage 'L3b' depends on a changed stage before it"), "\(refused.stderr)")
         let forced = try darwin(["run", recipe, "--progress", "none", "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")

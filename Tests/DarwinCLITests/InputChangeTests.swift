@@ -152,7 +152,9 @@ import Testing
         try makeInputs(junkLines: 50_000)
         let r = try darwin(["run", try recipe(), "--progress", "none"])
         #expect(r.status == 1, "\(r.stderr)")
-        #expect(r.stderr.contains("c-junk.jsonl: too many input errors in the shard: 1,000 of 1,000 records"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("c-junk.jsonl: too many input errors in the shard: 1,000 of 1,000 records"), "\(r.stderr)"
+        )
         #expect(r.stderr.contains("first: \(dir.path)/in/c-junk.jsonl:1: malformed JSON"), "\(r.stderr)")
         #expect(try Shards.documents(dir.file("out/L2/a-good.jsonl.zst")).count == 30)
         #expect(try Shards.documents(dir.file("out/L2/b-some-bad.jsonl.zst")).count == 30)

@@ -75,7 +75,9 @@ extension DarwinCommand {
 
         @Option(
             name: .long,
-            help: "Show a document's ancestors and descendants across the stages (documents made from it, chunks, joins).")
+            help:
+                "Show a document's ancestors and descendants across the stages (documents made from it, chunks, joins)."
+        )
         var lineage: String?
 
         @Option(name: .long, help: "Show documents this step (e.g. min_length) or rule (min_length:too_short) dropped.")
@@ -155,7 +157,8 @@ extension DarwinCommand {
 
         private func showLineage(_ id: String, report: JobReport) throws {
             let tracer = LineageTracer(
-                outputDirectory: report.outputDirectory, stages: report.stages.sorted { $0.position < $1.position }.map(\.name))
+                outputDirectory: report.outputDirectory,
+                stages: report.stages.sorted { $0.position < $1.position }.map(\.name))
             let trace: [LineageTracer.Appearance]
             do {
                 trace = try tracer.trace(id)
@@ -164,7 +167,8 @@ extension DarwinCommand {
                 throw ExitCode.failure
             }
             guard !trace.isEmpty else {
-                FileHandle.standardError.write(Data("darwin: no document '\(id)' in any stage of \(report.outputDirectory)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("darwin: no document '\(id)' in any stage of \(report.outputDirectory)\n".utf8))
                 throw ExitCode.failure
             }
             if json {

@@ -25,7 +25,8 @@ struct RunOptionGroup: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "Most input errors per shard and per job before the shard's task fails or the job stops (default: no limit)."
+        help:
+            "Most input errors per shard and per job before the shard's task fails or the job stops (default: no limit)."
     )
     var maxErrors: Int?
 
@@ -36,7 +37,9 @@ struct RunOptionGroup: ParsableArguments {
     )
     var maxErrorRate: Double = ErrorBudget.defaultMaxRate
 
-    @Flag(name: .long, help: "Hash every input shard in full to check it is what the job read before, whatever its size and time say.")
+    @Flag(
+        name: .long,
+        help: "Hash every input shard in full to check it is what the job read before, whatever its size and time say.")
     var verifyInputs = false
 
     @Flag(name: .long, help: "Keep the intermediate files of global steps (dedup) after their stage completes.")

@@ -36,7 +36,9 @@ public enum ContentHashes {
         let print = try FileFingerprint.of([path])
         let cached: String? = lock.withLock {
             loadFileCache()
-            guard let c = memory[path], c.size == print.size, c.modified == print.modifiedNanoseconds else { return nil }
+            guard let c = memory[path], c.size == print.size, c.modified == print.modifiedNanoseconds else {
+                return nil
+            }
             return c.hash
         }
         if let cached { return cached }

@@ -114,7 +114,8 @@ struct InputCheck {
         if sample == old.sampleHash && current.size == old.size {
             record = try fresh(content: nil)
         } else {
-            change = current.size == old.size ? "content changed, same size" : "size \(old.size) → \(current.size) bytes"
+            change =
+                current.size == old.size ? "content changed, same size" : "size \(old.size) → \(current.size) bytes"
             record = try fresh(content: nil)
         }
     }

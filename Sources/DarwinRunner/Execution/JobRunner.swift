@@ -367,7 +367,8 @@ public final class JobRunner: Sendable {
             if keys.allSatisfy(done.contains) { break }
             if monotonicSeconds() - lastNotice > 60 {
                 lastNotice = monotonicSeconds()
-                console.info("rank \(options.rank) is waiting for other ranks to finish stage \(stage.spec.name) before its cut")
+                console.info(
+                    "rank \(options.rank) is waiting for other ranks to finish stage \(stage.spec.name) before its cut")
             }
             usleep(500_000)
         }
@@ -479,7 +480,9 @@ public final class JobRunner: Sendable {
                 do {
                     try store.completeTask(key, result: result, now: wallClock())
                 } catch {
-                    results.fatal("\(key.stage)/\(shardLabel): its outputs are written but it cannot be recorded as done: \(error)")
+                    results.fatal(
+                        "\(key.stage)/\(shardLabel): its outputs are written but it cannot be recorded as done: \(error)"
+                    )
                     control.requestStop(.fatal)
                     scheduler.finish(key, succeeded: false)
                     continue

@@ -255,11 +255,13 @@ struct ShardPass {
     private mutating func writeError(_ record: ErrorRecord) throws {
         if result.errorSamples.count < ErrorBudget.samplesPerTask {
             let location =
-                record.line > 0 ? "\(record.shard):\(record.line)" : "\(record.shard)@\(record.fileOffset ?? record.offset)"
+                record.line > 0
+                ? "\(record.shard):\(record.line)" : "\(record.shard)@\(record.fileOffset ?? record.offset)"
             var message = Substring(record.message)
             let prefix = "line \(record.line): "
             if message.hasPrefix(prefix) { message = message.dropFirst(prefix.count) }
-            result.errorSamples.append(InputErrorSample(kind: record.kind, location: location, message: String(message)))
+            result.errorSamples.append(
+                InputErrorSample(kind: record.kind, location: location, message: String(message)))
         }
         guard result.counts.docsErrored - result.errorsUnwritten <= ErrorBudget.recordsWrittenPerShard else {
             result.errorsUnwritten += 1

@@ -151,7 +151,8 @@ struct TaskExecutor {
                 }
                 guard result.counts.docsOut == target.documents else {
                     throw TaskFailure.failed(
-                        "cut shard \(target.name): read \(result.counts.docsOut) documents, the layout says \(target.documents)")
+                        "cut shard \(target.name): read \(result.counts.docsOut) documents, the layout says \(target.documents)"
+                    )
                 }
                 let written = try writer.finish()
                 result.outputs.append(

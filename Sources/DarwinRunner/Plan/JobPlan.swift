@@ -233,7 +233,8 @@ public struct StagePlan: Sendable {
             }
         } catch {
             throw RecipeError(
-                path: recipe.sourcePath, line: step.line, message: "step '\(step.name)': cannot read its files: \(error)")
+                path: recipe.sourcePath, line: step.line,
+                message: "step '\(step.name)': cannot read its files: \(error)")
         }
         return out.isEmpty ? nil : .object(out)
     }

@@ -126,7 +126,9 @@ public enum InputResolver {
                 if isInside(canonicalRoot, out) || canonicalRoot == out {
                     throw RecipeError(
                         path: recipePath, line: line,
-                        message: "input path '\(entry)' is inside the output folder \(output); choose an output outside the input")
+                        message:
+                            "input path '\(entry)' is inside the output folder \(output); choose an output outside the input"
+                    )
                 }
                 // Would the pattern match the output folder or one of its parents?
                 let pattern = canonicalRoot + String(absolute.dropFirst(root.count))
@@ -159,7 +161,9 @@ public enum InputResolver {
             if isInside(path, out) {
                 throw RecipeError(
                     path: recipePath, line: line,
-                    message: "input path '\(entry)' is inside the output folder \(output); choose an output outside the input")
+                    message:
+                        "input path '\(entry)' is inside the output folder \(output); choose an output outside the input"
+                )
             }
         }
     }

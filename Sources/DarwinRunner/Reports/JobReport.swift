@@ -157,8 +157,12 @@ public struct JobReport: Sendable {
             let unwritten = done.reduce(0) { $0 + $1.errorsUnwritten }
             let byKind = kinds.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
                 .map { "\($0.key) \(Format.count($0.value))" }.joined(separator: ", ")
-            var line = "input errors in stage \(stage.name): \(Format.count(total)) in \(done.count) shard(s) (\(byKind))"
-            if unwritten > 0 { line += "; \(Format.count(unwritten)) counted but not written (over \(Format.count(ErrorBudget.recordsWrittenPerShard)) per shard)" }
+            var line =
+                "input errors in stage \(stage.name): \(Format.count(total)) in \(done.count) shard(s) (\(byKind))"
+            if unwritten > 0 {
+                line +=
+                    "; \(Format.count(unwritten)) counted but not written (over \(Format.count(ErrorBudget.recordsWrittenPerShard)) per shard)"
+            }
             lines.append(line)
             for e in inputErrorSamples[stage.name] ?? [] { lines.append("  \(e.location): \(e.message)") }
             lines.append("  `darwin inspect \(outputDirectory) --stage \(stage.name) --errors` lists them all")

@@ -143,7 +143,8 @@ struct ChunkJoiner: GlobalStep {
 
         mutating func collect(_ document: Document, context: inout StepContext) throws {
             let info = ChunkJoiner.chunkInfo(document)
-            if let closed = run.next(info, position: context.documentIndex, line: info.map { _ in document.jsonString }
+            if let closed = run.next(
+                info, position: context.documentIndex, line: info.map { _ in document.jsonString }
             ) {
                 write(closed, &context)
             }

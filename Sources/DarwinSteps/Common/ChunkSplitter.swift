@@ -104,15 +104,25 @@ struct ChunkSplitter: StreamingStep {
         }
         let newline: Unicode.Scalar = "\n"
         // After a blank line, at the start of the next paragraph.
-        if let p = last(from: early, { p in
-            p >= 2 && s[p - 1] == newline && s[p - 2] == newline && (p == s.count || s[p] != newline)
-        }) { return p }
+        if let p = last(
+            from: early,
+            { p in
+                p >= 2 && s[p - 1] == newline && s[p - 2] == newline && (p == s.count || s[p] != newline)
+            })
+        {
+            return p
+        }
         if let p = last(from: early, { s[$0 - 1] == newline }) { return p }
-        if let p = last(from: early, { p in
-            let c = s[p - 1]
-            if c == "。" || c == "！" || c == "？" { return true }
-            return p >= 2 && (c == " " || c == "\t") && [".", "!", "?"].contains(s[p - 2])
-        }) { return p }
+        if let p = last(
+            from: early,
+            { p in
+                let c = s[p - 1]
+                if c == "。" || c == "！" || c == "？" { return true }
+                return p >= 2 && (c == " " || c == "\t") && [".", "!", "?"].contains(s[p - 2])
+            })
+        {
+            return p
+        }
         if let p = last(from: start, { s[$0 - 1] == " " || s[$0 - 1] == "\t" }) { return p }
         // Between two characters: not before a combining mark, a variation selector or after a joiner.
         var p = limit

@@ -278,7 +278,8 @@ struct MinHashDedupFilter: GlobalStep {
             let s = streams[k]
             if s.isAtEnd { return }
             let high = try s.uint64(), low = try s.uint64(), doc = try s.uint64()
-            heap.insert(MergeHead(entry: BandEntry(high: high, low: low, doc: Self.pack(sources[k].shard, doc)), run: k))
+            heap.insert(
+                MergeHead(entry: BandEntry(high: high, low: low, doc: Self.pack(sources[k].shard, doc)), run: k))
         }
         for k in streams.indices { try next(k) }
         let out = try SectionedFileWriter(

@@ -51,7 +51,10 @@ struct LanguageIdentifier: StreamingStep {
             ),
         ],
         resources: { p in
-            [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
+            [
+                ResourceReference(
+                    parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))
+            ]
         },
         check: { p in
             let (path, header) = try FastTextModel.classifierHeader(p.string("model"), parameter: "model")

@@ -81,7 +81,10 @@ struct FastTextClassifier: StreamingStep {
                 expect: .keep),
         ],
         resources: { p in
-            [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
+            [
+                ResourceReference(
+                    parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))
+            ]
         },
         check: { p in try FastTextClassifier.check(p) },
         make: { p in .streaming(try FastTextClassifier(p)) })
@@ -90,7 +93,8 @@ struct FastTextClassifier: StreamingStep {
     static func check(_ p: Parameters) throws {
         let (path, header) = try FastTextModel.classifierHeader(p.string("model"), parameter: "model")
         try checkKey(p.string("key"))
-        _ = try FastTextModel.labelIndices(p.strings("labels"), in: header.labels, path: path, parameter: "labels", noun: "label")
+        _ = try FastTextModel.labelIndices(
+            p.strings("labels"), in: header.labels, path: path, parameter: "labels", noun: "label")
         _ = try ClassifierCard.beside(model: path)
     }
 

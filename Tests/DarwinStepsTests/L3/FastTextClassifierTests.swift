@@ -241,7 +241,8 @@ enum SampleClassifier {
                 #expect(e.message == message, "check of \(model)")
             }
         }
-        let good = try Parameters.validate([("model", .string(path)), ("key", "q")], against: descriptor.parameters).get()
+        let good = try Parameters.validate([("model", .string(path)), ("key", "q")], against: descriptor.parameters)
+            .get()
         try check(good)
         do {
             _ = try makeStep("fasttext_classify", ["model": .string(path), "key": "q", "labels": ["literatur"]])
