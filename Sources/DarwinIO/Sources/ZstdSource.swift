@@ -9,8 +9,6 @@ import Foundation
 /// corrupt frame the source skips to the next frame magic number.
 final class ZstdSource: ByteSource {
     private static let frameMagic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
-    /// The largest zstd block, decoded per call (`ZSTD_BLOCKSIZE_MAX`).
-    private static let blockSize = 128 << 10
     /// The largest window a limit may allow: 2 GiB (`ZSTD_WINDOWLOG_MAX_64` is 31).
     static let largestWindow = 1 << 31
     /// The longest frame header: magic, descriptor, window, dictionary id and content size (18 bytes).
@@ -25,6 +23,11 @@ final class ZstdSource: ByteSource {
     private var nextInput = 0
     /// The last call filled its output: it may hold decoded bytes still to flush.
     private var outputPending = false
+    /// Replaying a frame one block per call after a failure (see `read(into:)`).
+    private var careful = false
+    /// Bytes of the current frame delivered so far, and, in a replay, those still to drop.
+    private var frameOutput = 0
+    private var replaySkip = 0
     /// File offset where the current frame began, to read its header again when its window is too large.
     private var frameStart = 0
     /// Set after an error until some output is produced, so one damaged region is reported once.
@@ -105,25 +108,49 @@ final class ZstdSource: ByteSource {
                 // it has to be read again.
                 if file.available < Self.largestFrameHeader && !file.isAtEOF { try file.refill() }
                 frameStart = file.offset
+                frameOutput = 0
             }
             let offsetBefore = file.offset
-            // A call that fails returns nothing of what it decoded. So each call decodes at most one block (the
-            // input the decoder asks for next), and none while output of an earlier block is still to flush:
-            // a damaged block then costs only itself, not the good blocks before it.
-            let input = outputPending ? 0 : min(file.available, nextInput > 0 ? nextInput : file.available)
+            // A call that fails returns nothing of what it decoded. Carefully, each call decodes at most one block
+            // (the input the decoder asks for next) and none while output of an earlier block is still to flush,
+            // so a damaged block costs only itself; that is slower, so it is done only to replay a frame in which
+            // a fast call failed, up to the damage.
+            // (At a frame's start the decoder has asked for nothing yet: its first 5 bytes tell the header's size.)
+            let input =
+                !careful ? file.available
+                : outputPending ? 0 : min(file.available, nextInput > 0 ? nextInput : 5)
             var inb = ZSTD_inBuffer(src: file.base + file.start, size: input, pos: 0)
-            var outb = ZSTD_outBuffer(dst: dst, size: min(out.count, Self.blockSize), pos: 0)
+            var outb = ZSTD_outBuffer(dst: dst, size: out.count, pos: 0)
             let r = ZSTD_decompressStream(dctx, &outb, &inb)
             file.start += inb.pos
             outputPending = ZSTD_isError(r) == 0 && outb.pos == outb.size
             nextInput = ZSTD_isError(r) == 0 ? r : 0
+            if ZSTD_isError(r) != 0, !careful, file.tap == nil,
+                ZSTD_getErrorCode(r) != ZSTD_error_checksum_wrong,
+                ZSTD_getErrorCode(r) != ZSTD_error_frameParameter_windowTooLarge
+            {
+                // Replay the frame carefully, dropping what was already delivered, to keep what precedes the damage.
+                _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+                try file.seek(to: frameStart)
+                careful = true
+                replaySkip = frameOutput
+                frameOpen = false
+                nextInput = 0
+                outputPending = false
+                continue
+            }
             if ZSTD_isError(r) != 0, ZSTD_getErrorCode(r) == ZSTD_error_checksum_wrong {
                 // The frame decoded, but not to what was compressed: what came out of it may be altered.
                 _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
                 frameOpen = false
-                throw .checksumMismatch(format: "zstd", fileOffset: frameStart)
+                careful = false
+                let at = frameStart
+                _ = try file.skip(toNext: Self.frameMagic)
+                throw .checksumMismatch(format: "zstd", fileOffset: at)
             }
             if ZSTD_isError(r) != 0 {
+                careful = false
+                replaySkip = 0
                 let message = String(cString: ZSTD_getErrorName(r)).lowercased()
                 let window = ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? frameWindow() : nil
                 _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
@@ -141,9 +168,19 @@ final class ZstdSource: ByteSource {
                 continue
             }
             frameOpen = r != 0
-            if outb.pos > 0 {
+            if !frameOpen { careful = false }
+            var produced = outb.pos
+            if replaySkip > 0 && produced > 0 {
+                // Output of the replay that was delivered before the failing call.
+                let drop = min(replaySkip, produced)
+                replaySkip -= drop
+                produced -= drop
+                if produced > 0 { dst.copyMemory(from: dst + drop, byteCount: produced) }
+            }
+            if produced > 0 {
+                frameOutput += produced
                 quietUntilOutput = false
-                return outb.pos
+                return produced
             }
         }
     }
