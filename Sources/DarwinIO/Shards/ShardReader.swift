@@ -107,6 +107,20 @@ public final class ShardReader {
     /// Bytes of the file consumed so far.
     public var fileBytesRead: Int { source.fileOffset }
 
+    /// Hashes the file's bytes (XXH3-128) as they are read, for ``contentHash()``; call before the first
+    /// ``next()``.
+    public func hashContent() {
+        source.file.tap = StreamingHash128()
+    }
+
+    /// The XXH3-128 of every byte of the file, as 32 hex digits, once the shard has been read (the rest of
+    /// the file is read first if needed); `nil` without ``hashContent()``.
+    public func contentHash() throws(SourceError) -> String? {
+        guard let tap = source.file.tap else { return nil }
+        try source.file.drain()
+        return tap.hexDigest
+    }
+
     /// The next document or error record, or `nil` at the end of the shard.
     ///
     /// - Throws: ``SourceError/io(path:message:)`` when the operating system fails a read.

@@ -131,6 +131,8 @@ final class FileBlockReader {
     /// Sees every byte of the file once, in file order, as it is read: the checksum of the file as stored
     /// (``ShardScan``) without a second read.
     var tap: StreamingHash128?
+    /// File offset up to which bytes went through `tap`.
+    private var tapped = 0
 
     init(path: String, blockSize: Int) throws(SourceError) {
         self.path = path
@@ -193,7 +195,13 @@ final class FileBlockReader {
                 isAtEOF = true
                 break
             }
-            tap?.update(UnsafeRawBufferPointer(start: base + end, count: r))
+            if let tap {
+                // Bytes read again after a seek back went through the tap the first time.
+                let from = bufferFileOffset + end
+                let skip = min(r, max(0, tapped - from))
+                if skip < r { tap.update(UnsafeRawBufferPointer(start: base + end + skip, count: r - skip)) }
+                tapped = max(tapped, from + r)
+            }
             end += r
             if end - start >= capacity / 2 { break }
         }

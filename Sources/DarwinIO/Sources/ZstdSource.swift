@@ -125,7 +125,7 @@ final class ZstdSource: ByteSource {
             file.start += inb.pos
             outputPending = ZSTD_isError(r) == 0 && outb.pos == outb.size
             nextInput = ZSTD_isError(r) == 0 ? r : 0
-            if ZSTD_isError(r) != 0, !careful, file.tap == nil,
+            if ZSTD_isError(r) != 0, !careful,
                 ZSTD_getErrorCode(r) != ZSTD_error_checksum_wrong,
                 ZSTD_getErrorCode(r) != ZSTD_error_frameParameter_windowTooLarge
             {

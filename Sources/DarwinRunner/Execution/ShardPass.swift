@@ -102,7 +102,10 @@ struct ShardPass {
             throw .failed(overBudget(message))
         }
         let pending = try finishOutputs()
-        if let identityBefore { try recordInputIdentity(before: identityBefore) }
+        if let identityBefore {
+            let hashedWhileRead = try? (reader as? ShardReader)?.contentHash()
+            try recordInputIdentity(before: identityBefore, content: hashedWhileRead ?? nil)
+        }
         if readsJobInput && plan.recipe.input.format != "jsonl" {
             // What the raw reader saw: records by type, documents by content type, what it skipped and why.
             var read = StepStats()
@@ -130,6 +133,8 @@ struct ShardPass {
             if readsJobInput {
                 r.mapping = ShardReader.Mapping(
                     id: input.idField, text: input.textField, url: input.urlField, source: input.source)
+                // The input's identity is hashed as it is read, not by reading it again.
+                r.hashContent()
             }
             return r
         } catch {
@@ -331,9 +336,9 @@ struct ShardPass {
 
     /// Hashes the whole input shard just read and records it, so that a later run notices any change; a
     /// shard that changed while it was read fails the task.
-    private mutating func recordInputIdentity(before: FileFingerprint) throws(TaskFailure) {
+    private mutating func recordInputIdentity(before: FileFingerprint, content hashed: String?) throws(TaskFailure) {
         do {
-            let content = try FileFingerprint.contentHash(inputFiles)
+            let content = try hashed ?? FileFingerprint.contentHash(inputFiles)
             let sample = try FileFingerprint.sampleHash(inputFiles)
             let after = try FileFingerprint.of(inputFiles)
             guard after == before else {
