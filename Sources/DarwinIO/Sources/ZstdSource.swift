@@ -117,7 +117,8 @@ final class ZstdSource: ByteSource {
             // a fast call failed, up to the damage.
             // (At a frame's start the decoder has asked for nothing yet: its first 5 bytes tell the header's size.)
             let input =
-                !careful ? file.available
+                !careful
+                ? file.available
                 : outputPending ? 0 : min(file.available, nextInput > 0 ? nextInput : 5)
             var inb = ZSTD_inBuffer(src: file.base + file.start, size: input, pos: 0)
             var outb = ZSTD_outBuffer(dst: dst, size: out.count, pos: 0)
