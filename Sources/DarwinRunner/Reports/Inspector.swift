@@ -66,21 +66,9 @@ public struct Inspector {
     public func entries(limit: Int, sampleSeed: UInt64?) throws(RunError) -> [Entry] {
         var picked: [(key: UInt64, entry: Entry)] = []
         for path in try files() {
-            let reader: ShardReader
-            do {
-                reader = try ShardReader(path: path)
-            } catch {
-                throw .io("\(error)")
-            }
+            let reader = try ShardReader.opened(path)
             let shard = (path as NSString).lastPathComponent
-            while true {
-                let item: ShardReader.Item?
-                do {
-                    item = try reader.next()
-                } catch {
-                    throw .io("\(error)")
-                }
-                guard let item else { break }
+            while let item = try reader.nextItem() {
                 var value: JSONValue
                 var id: String
                 switch item {
@@ -148,5 +136,25 @@ public struct Inspector {
             meta.append("\(k): \(s)")
         }
         return head + "\n" + (meta.isEmpty ? "" : meta.joined(separator: "\n") + "\n") + body + "\n"
+    }
+}
+
+extension ShardReader {
+    /// A reader of the shard at `path` for reports: failures are ``RunError/io(_:)``.
+    static func opened(_ path: String) throws(RunError) -> ShardReader {
+        do {
+            return try ShardReader(path: path)
+        } catch {
+            throw .io("\(error)")
+        }
+    }
+
+    /// The next item, for reports: failures are ``RunError/io(_:)``.
+    func nextItem() throws(RunError) -> Item? {
+        do {
+            return try next()
+        } catch {
+            throw .io("\(error)")
+        }
     }
 }

@@ -121,20 +121,8 @@ public struct LineageTracer {
             let dir = outputDirectory + "/" + stage
             for (root, isKept) in [(dir, true), (dir + "/_rejected", false)] {
                 for file in Self.shards(in: root) {
-                    let reader: ShardReader
-                    do {
-                        reader = try ShardReader(path: root + "/" + file)
-                    } catch {
-                        throw .io("\(error)")
-                    }
-                    while true {
-                        let item: ShardReader.Item?
-                        do {
-                            item = try reader.next()
-                        } catch {
-                            throw .io("\(error)")
-                        }
-                        guard let item else { break }
+                    let reader = try ShardReader.opened(root + "/" + file)
+                    while let item = try reader.nextItem() {
                         guard case .document(let doc) = item else { continue }
                         var status = "kept"
                         if !isKept, let r = doc.rejection { status = "dropped by \(r.rule)" }
