@@ -91,6 +91,13 @@ import Testing
         }
     }
 
+    @Test func cutsDoNotDependOnTheNumberOfRanks() throws {
+        #expect(try darwin(["run", try writeRecipe("one"), "--workers", "2", "--progress", "none"]).status == 0)
+        let results = runRanks(try writeRecipe("ranks"), worldSize: 2)
+        #expect(results.allSatisfy { $0?.status == 0 }, "\(results.map { $0?.stderr ?? "not run" })")
+        expectSameOutputs(try contents("one"), try contents("ranks"), "2 ranks")
+    }
+
     @Test func lineageShowsAncestorsAndDescendants() throws {
         #expect(try darwin(["run", try writeRecipe("job"), "--progress", "none"]).status == 0)
         let docs = try Shards.documents(Repository.sampleShards[0])
