@@ -25,6 +25,26 @@ import Testing
 
         """
 
+    @Test(arguments: [
+        (
+            "url_filter: {block_domains: [/nonexistent/domains]}",
+            "step 'url_filter': cannot read list file /nonexistent/domains"
+        ),
+        (
+            "decontaminate: {benchmarks: [/nonexistent/bench.jsonl]}",
+            "step 'decontaminate': cannot read benchmark /nonexistent/bench.jsonl"
+        ),
+        (
+            "language_id: {model: /nonexistent/lid.ftz}",
+            "step 'language_id': model file /nonexistent/lid.ftz does not exist"
+        ),
+    ])
+    func missingFilesAreRefusedWithoutOpeningAnything(step: String, message: String) throws {
+        let e = try #require(error(header + "  - level: L2\n    steps:\n      - \(step)\n"))
+        #expect(e.line == 7, "\(e)")
+        #expect(e.message == message, "\(e)")
+    }
+
     @Test func validRecipeWithDefaults() throws {
         let r = try loader.parse(
             text: header + """

@@ -66,6 +66,14 @@ struct Decontaminator: StreamingStep {
                 parameters: ["benchmarks": "data/examples/benchmark.jsonl"], expect: .keep),
         ],
         resources: { p in p.strings("benchmarks").map { ResourceReference(parameter: "benchmarks", path: $0) } },
+        check: { p in
+            // The index is built by the first task that needs it; a recipe check only sees the files are there.
+            let files = p.strings("benchmarks")
+            if files.isEmpty { throw ParameterError("benchmarks", "give at least one benchmark file") }
+            for f in files where !FileManager.default.isReadableFile(atPath: f) {
+                throw ParameterError("benchmarks", "cannot read benchmark \(f)")
+            }
+        },
         make: { p in
             let n = p.int("n"), fields = p.strings("fields"), files = p.strings("benchmarks")
             if files.isEmpty { throw ParameterError("benchmarks", "give at least one benchmark file") }

@@ -101,6 +101,19 @@ struct URLFilter: StreamingStep {
             }
             return files + [ResourceReference(parameter: "public_suffix_list", path: p.string("public_suffix_list"))]
         },
+        check: { p in
+            // The lists are read by the first task that needs them; a recipe check only sees that they are there.
+            for name in ["block_domains", "block_urls", "banned_words", "soft_banned_words", "banned_subwords"] {
+                for f in p.strings(name) where !FileManager.default.isReadableFile(atPath: f) {
+                    throw ParameterError(name, "cannot read list file \(f)")
+                }
+            }
+            let psl = p.string("public_suffix_list")
+            guard FileManager.default.isReadableFile(atPath: psl) else {
+                throw ParameterError(
+                    "public_suffix_list", "cannot read the public suffix list \(psl) (Debian package publicsuffix)")
+            }
+        },
         make: { p in
             let lists = try ResourceRegistry.shared.resource("url lists", p.canonicalJSON) {
                 try Lists(
