@@ -441,83 +441,105 @@ public final class JobRunner: Sendable {
     ) {
         while let key = scheduler.next() {
             guard let stage = executor.plan.stage(named: key.stage) else { continue }
-            let phase = stage.phases[key.phase]
-            let shardLabel: String
-            switch phase.kind {
-            case .pass: shardLabel = stage.shards[key.shardIndex]
-            case .reduce: shardLabel = "partition-\(key.shardIndex)"
-            case .cut: shardLabel = stage.cutLayout?.shards[key.shardIndex].name ?? "cut-\(key.shardIndex)"
-            }
-            do {
-                try store.startTask(
-                    key, phaseName: phase.name, shard: shardLabel, rank: options.rank, run: runID, now: wallClock())
-            } catch {
-                results.fatal("\(key.stage)/\(shardLabel): cannot record the task's start: \(error)")
-                control.requestStop(.fatal)
-                scheduler.finish(key, succeeded: false)
-                continue
-            }
-            var pending: [(temporary: String, final: String)] = []
-            do {
-                let (result, files): (TaskResult, [(temporary: String, final: String)])
-                switch phase.kind {
-                case .pass:
-                    (result, files) = try executor.runPass(stage: stage, phase: phase, shardIndex: key.shardIndex)
-                case .reduce:
-                    (result, files) = try executor.runReduce(stage: stage, phase: phase, partition: key.shardIndex)
-                case .cut:
-                    (result, files) = try executor.runCut(stage: stage, index: key.shardIndex)
-                }
-                pending = files
-                CrashPoints.reach("before-commit")
-                do {
-                    try AtomicFiles.commit(files)
-                } catch {
-                    throw TaskFailure.failed("\(error)")
-                }
-                pending = []
-                CrashPoints.reach("after-commit")
-                do {
-                    try store.completeTask(key, result: result, now: wallClock())
-                } catch {
-                    results.fatal(
-                        "\(key.stage)/\(shardLabel): its outputs are written but it cannot be recorded as done: \(error)"
-                    )
-                    control.requestStop(.fatal)
-                    scheduler.finish(key, succeeded: false)
-                    continue
-                }
-                CrashPoints.reach("after-done")
-                results.completed()
-                let input = results.countInput(
-                    records: result.counts.docsIn + result.counts.docsErrored, errors: result.counts.docsErrored)
-                if let message = options.errorBudget.exceeded(
-                    errors: input.errors, records: input.records, final: false, scope: "job")
-                {
-                    results.fatal(message)
-                    control.requestStop(.fatal)
-                }
-                scheduler.finish(key, succeeded: true)
-            } catch {
-                for f in pending { AtomicFiles.remove(f.temporary) }
-                let failure = error as? TaskFailure ?? .failed("\(error)")
-                let status: TaskStatus
-                switch failure {
-                case .interrupted:
-                    status = .interrupted
-                case .strict(let m):
-                    status = .failed
-                    results.fatal("\(key.stage)/\(shardLabel): \(m) (--strict)")
-                    control.requestStop(.fatal)
-                case .failed(let m):
-                    status = .failed
-                    console.error("\(key.stage)/\(shardLabel): \(m)")
-                    results.failed(key, shard: shardLabel, message: m)
-                }
-                try? store.endTask(key, status: status, error: failure.description, now: wallClock())
-                scheduler.finish(key, succeeded: false)
-            }
+            let succeeded = runTask(
+                key, of: stage, executor: executor, store: store, runID: runID, results: results)
+            scheduler.finish(key, succeeded: succeeded)
         }
+    }
+
+    /// How a task is named in messages and provenance: its shard, partition or cut shard.
+    private static func label(of key: TaskKey, in stage: StagePlan) -> String {
+        switch stage.phases[key.phase].kind {
+        case .pass: return stage.shards[key.shardIndex]
+        case .reduce: return "partition-\(key.shardIndex)"
+        case .cut: return stage.cutLayout?.shards[key.shardIndex].name ?? "cut-\(key.shardIndex)"
+        }
+    }
+
+    /// Runs one task: records its start, runs it, makes its files visible, records it done (in that order,
+    /// so that a kill at any point loses nothing). Returns whether it succeeded.
+    private func runTask(
+        _ key: TaskKey, of stage: StagePlan, executor: TaskExecutor, store: ProvenanceStore, runID: Int64,
+        results: ResultCollector
+    ) -> Bool {
+        let phase = stage.phases[key.phase]
+        let label = Self.label(of: key, in: stage)
+        do {
+            try store.startTask(
+                key, phaseName: phase.name, shard: label, rank: options.rank, run: runID, now: wallClock())
+        } catch {
+            results.fatal("\(key.stage)/\(label): cannot record the task's start: \(error)")
+            control.requestStop(.fatal)
+            return false
+        }
+        var pending: [(temporary: String, final: String)] = []
+        do {
+            let (result, files): (TaskResult, [(temporary: String, final: String)])
+            switch phase.kind {
+            case .pass: (result, files) = try executor.runPass(stage: stage, phase: phase, shardIndex: key.shardIndex)
+            case .reduce:
+                (result, files) = try executor.runReduce(stage: stage, phase: phase, partition: key.shardIndex)
+            case .cut: (result, files) = try executor.runCut(stage: stage, index: key.shardIndex)
+            }
+            pending = files
+            CrashPoints.reach("before-commit")
+            do {
+                try AtomicFiles.commit(files)
+            } catch {
+                throw TaskFailure.failed("\(error)")
+            }
+            pending = []
+            CrashPoints.reach("after-commit")
+            do {
+                try store.completeTask(key, result: result, now: wallClock())
+            } catch {
+                results.fatal(
+                    "\(key.stage)/\(label): its outputs are written but it cannot be recorded as done: \(error)")
+                control.requestStop(.fatal)
+                return false
+            }
+            CrashPoints.reach("after-done")
+            results.completed()
+            checkJobErrorBudget(after: result, results: results)
+            return true
+        } catch {
+            for f in pending { AtomicFiles.remove(f.temporary) }
+            recordFailure(
+                error as? TaskFailure ?? .failed("\(error)"), key, label: label, store: store, results: results)
+            return false
+        }
+    }
+
+    /// Adds a task's input errors to the job's and stops the run when the job is past its error budget.
+    private func checkJobErrorBudget(after result: TaskResult, results: ResultCollector) {
+        let input = results.countInput(
+            records: result.counts.docsIn + result.counts.docsErrored, errors: result.counts.docsErrored)
+        if let message = options.errorBudget.exceeded(
+            errors: input.errors, records: input.records, final: false, scope: "job")
+        {
+            results.fatal(message)
+            control.requestStop(.fatal)
+        }
+    }
+
+    /// Records why a task did not complete: interrupted, fatal under `--strict`, or failed (the others go on).
+    private func recordFailure(
+        _ failure: TaskFailure, _ key: TaskKey, label: String, store: ProvenanceStore, results: ResultCollector
+    ) {
+        let status: TaskStatus
+        switch failure {
+        case .interrupted:
+            status = .interrupted
+        case .strict(let m):
+            status = .failed
+            results.fatal("\(key.stage)/\(label): \(m) (--strict)")
+            control.requestStop(.fatal)
+        case .failed(let m):
+            status = .failed
+            console.error("\(key.stage)/\(label): \(m)")
+            results.failed(key, shard: label, message: m)
+        }
+        try? store.endTask(key, status: status, error: failure.description, now: wallClock())
     }
 
     // MARK: - Folder management
