@@ -53,12 +53,6 @@ public final class ResourceRegistry: @unchecked Sendable {
         }
     }
 
-    /// How many resources are open.
-    public var openCount: Int {
-        let all = lock.withLock { Array(entries.values) }
-        return all.filter { e in e.lock.withLock { e.value != nil } }.count
-    }
-
     /// Releases every resource (they are freed once no step holds them any more).
     public func close() { lock.withLock { entries.removeAll() } }
 }

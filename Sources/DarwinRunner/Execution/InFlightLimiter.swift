@@ -7,12 +7,8 @@ final class InFlightLimiter: @unchecked Sendable {
     // @unchecked: guarded by `condition`.
     private let condition = NSCondition()
     private var available: Int
-    let limit: Int
 
-    init(limit: Int) {
-        self.limit = max(1, limit)
-        self.available = max(1, limit)
-    }
+    init(limit: Int) { available = max(1, limit) }
 
     func acquire() {
         condition.lock()

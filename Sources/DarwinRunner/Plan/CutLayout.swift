@@ -13,11 +13,9 @@ import Foundation
 /// and at most the target plus one document.
 public struct CutLayout: Sendable, Equatable, Codable {
     /// A position in the documents of the last pass: input shard index, then document index in that shard.
-    public struct Position: Sendable, Equatable, Codable, Comparable {
+    public struct Position: Sendable, Equatable, Codable {
         public var shard: Int
         public var document: Int
-
-        public static func < (a: Position, b: Position) -> Bool { (a.shard, a.document) < (b.shard, b.document) }
     }
 
     /// One output shard: the documents from `from` (included) to `to` (excluded).
