@@ -61,9 +61,9 @@ extension JobRunner {
         }
         // Global steps' files and cut layouts of a stage redone whole are made anew.
         for stage in plan.stagesRedoneWhole(onInputs: Set(changed.map(\.index))) {
-            try? FileManager.default.removeItem(
-                atPath: StageLayout(root: outputDirectory, stage: stage.spec.name).workDirectory)
-            AtomicFiles.remove(CutLayout.path(out: outputDirectory, stage: stage.spec.name))
+            let layout = StageLayout(root: outputDirectory, stage: stage.spec.name)
+            try? FileManager.default.removeItem(atPath: layout.workDirectory)
+            AtomicFiles.remove(layout.cutLayout)
         }
         do {
             try store.forgetTasks(tasks.map(\.key))

@@ -375,7 +375,7 @@ public final class JobRunner: Sendable {
         guard let cut = stage.cut else { return false }
         do {
             let layout = try CutLayout.make(
-                out: outputDirectory, stage: stage.spec.name, shards: stage.shards, cut: cut)
+                StageLayout(root: outputDirectory, stage: stage.spec.name), shards: stage.shards, cut: cut)
             console.info(
                 "stage \(stage.spec.name) cut into \(layout.shards.count) shard(s) of \(layout.unit == "bytes" ? ByteSize.format(layout.target) : Format.count(layout.target) + " documents")"
             )
@@ -579,7 +579,7 @@ public final class JobRunner: Sendable {
                 }
                 for n in names {
                     try? fm.removeItem(atPath: outputDirectory + "/" + n + "/_work")
-                    AtomicFiles.remove(CutLayout.path(out: outputDirectory, stage: n))
+                    AtomicFiles.remove(StageLayout(root: outputDirectory, stage: n).cutLayout)
                 }
             }
             try store.resetStages(names)

@@ -60,7 +60,7 @@ struct ShardPass {
         if !isFinal {
             kept = layout.intermediate(segment: segment, shardName)
         } else if stage.cut != nil {
-            kept = CutLayout.inputPath(out: plan.outputDirectory, stage: stage.spec.name, shard: shardName)
+            kept = layout.cutInput(shardName)
         } else {
             kept = layout.kept(shardName)
         }
@@ -311,7 +311,7 @@ struct ShardPass {
             }
             if stage.cut != nil && isFinal {
                 // The size of every kept line, for laying out the cut.
-                let final = CutLayout.sizesPath(out: plan.outputDirectory, stage: stage.spec.name, shard: shard.name)
+                let final = StageLayout(root: plan.outputDirectory, stage: stage.spec.name).cutSizes(shard.name)
                 try BinaryFile.write(writers.sizes.bytes, to: final + Self.temporarySuffix)
                 pending.append((final + Self.temporarySuffix, final))
             }

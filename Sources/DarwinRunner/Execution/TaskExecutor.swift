@@ -21,29 +21,6 @@ public enum TaskFailure: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Where a stage's files live.
-struct StageLayout {
-    let root: String
-    let stage: String
-
-    var directory: String { root + "/" + stage }
-    var workDirectory: String { directory + "/_work" }
-
-    func kept(_ shard: String) -> String { directory + "/" + shard + ".jsonl.zst" }
-    func intermediate(segment: Int, _ shard: String) -> String {
-        workDirectory + "/pass-\(segment)/" + shard + ".jsonl.zst"
-    }
-    func rejected(_ shard: String, phase: Int, isFinal: Bool) -> String {
-        directory + "/_rejected/" + shard + (isFinal ? "" : ".p\(phase)") + ".jsonl.zst"
-    }
-    func errors(_ shard: String, phase: Int, isFinal: Bool) -> String {
-        directory + "/_errors/" + shard + (isFinal ? "" : ".p\(phase)") + ".jsonl.zst"
-    }
-    func workspace(step index: Int, name: String) -> String {
-        workDirectory + "/" + String(format: "%02d", index) + "-" + name.replacingOccurrences(of: "#", with: "_")
-    }
-}
-
 /// Runs one task: a pass over a shard, or a partition of a reduce phase.
 struct TaskExecutor {
     let plan: JobPlan
@@ -130,8 +107,7 @@ struct TaskExecutor {
             do {
                 for i in target.from.shard...min(target.to.shard, stage.shards.count - 1) {
                     if i == target.to.shard && target.to.document == 0 { break }
-                    let path = CutLayout.inputPath(
-                        out: plan.outputDirectory, stage: stage.spec.name, shard: stage.shards[i])
+                    let path = StageLayout(root: plan.outputDirectory, stage: stage.spec.name).cutInput(stage.shards[i])
                     let reader = try ShardReader(path: path)
                     var d = 0
                     while let item = try reader.next() {

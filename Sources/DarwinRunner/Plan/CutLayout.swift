@@ -32,20 +32,9 @@ public struct CutLayout: Sendable, Equatable, Codable {
     public var target: Int
     public var shards: [Shard]
 
-    /// The file that records the layout of a stage.
-    public static func path(out: String, stage: String) -> String { out + "/" + stage + "/_cut.json" }
-
-    /// Where the last pass of a cutting stage writes the kept documents of an input shard, and their sizes.
-    static func inputPath(out: String, stage: String, shard: String) -> String {
-        out + "/" + stage + "/_work/cut/" + shard + ".jsonl.zst"
-    }
-    static func sizesPath(out: String, stage: String, shard: String) -> String {
-        out + "/" + stage + "/_work/cut/" + shard + ".sizes"
-    }
-
     /// The recorded layout of a stage, if any.
-    static func load(out: String, stage: String) throws -> CutLayout? {
-        let path = Self.path(out: out, stage: stage)
+    static func load(_ stage: StageLayout) throws -> CutLayout? {
+        let path = stage.cutLayout
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         do {
             return try JSONDecoder().decode(CutLayout.self, from: data)
@@ -55,7 +44,7 @@ public struct CutLayout: Sendable, Equatable, Codable {
     }
 
     /// Lays out the cut from the sizes the last pass recorded for each of `shards` (in order) and saves it.
-    static func make(out: String, stage: String, shards: [String], cut: ShardCut) throws -> CutLayout {
+    static func make(_ stage: StageLayout, shards: [String], cut: ShardCut) throws -> CutLayout {
         let (unit, target): (String, Int)
         switch cut {
         case .bytes(let b): (unit, target) = ("bytes", b)
@@ -64,8 +53,8 @@ public struct CutLayout: Sendable, Equatable, Codable {
         var ranges: [(from: Position, to: Position, documents: Int, bytes: Int)] = []
         var current: (from: Position, documents: Int, bytes: Int)?
         for (i, name) in shards.enumerated() {
-            let sizes = try BinaryFile.read(sizesPath(out: out, stage: stage, shard: name))
-            var r = ByteReader(sizes, path: sizesPath(out: out, stage: stage, shard: name))
+            let sizes = try BinaryFile.read(stage.cutSizes(name))
+            var r = ByteReader(sizes, path: stage.cutSizes(name))
             var d = 0
             while !r.isAtEnd {
                 let size = Int(try r.uint64())
@@ -81,7 +70,7 @@ public struct CutLayout: Sendable, Equatable, Codable {
         }
         if let c = current {
             let last = shards.count - 1
-            let end = Position(shard: last, document: try documentCount(out: out, stage: stage, shard: shards[last]))
+            let end = Position(shard: last, document: BinaryFile.size(stage.cutSizes(shards[last])) / 8)
             ranges.append((c.from, end, c.documents, c.bytes))
         }
         let width = max(5, String(max(0, ranges.count - 1)).count)
@@ -92,19 +81,15 @@ public struct CutLayout: Sendable, Equatable, Codable {
                 let name = "part-" + String(repeating: "0", count: max(0, width - digits.count)) + digits
                 return Shard(name: name, from: r.from, to: r.to, documents: r.documents, bytes: r.bytes)
             })
-        try layout.save(out: out, stage: stage)
+        try layout.save(stage)
         return layout
     }
 
-    private static func documentCount(out: String, stage: String, shard: String) throws -> Int {
-        BinaryFile.size(sizesPath(out: out, stage: stage, shard: shard)) / 8
-    }
-
     /// Writes `_cut.json` atomically; ranks that lay out the same cut write the same bytes.
-    func save(out: String, stage: String) throws {
+    func save(_ stage: StageLayout) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let path = Self.path(out: out, stage: stage)
+        let path = stage.cutLayout
         let temporary = path + ".tmp-\(getpid())"
         try encoder.encode(self).write(to: URL(fileURLWithPath: temporary))
         try AtomicFiles.commit([(temporary, path)])

@@ -51,7 +51,9 @@ public struct JobPlan: Sendable {
     public static func recordedCuts(recipe: Recipe, outputDirectory: String) throws -> [String: CutLayout] {
         var out: [String: CutLayout] = [:]
         for stage in recipe.stages where stage.cut != nil {
-            if let layout = try CutLayout.load(out: outputDirectory, stage: stage.name) { out[stage.name] = layout }
+            if let layout = try CutLayout.load(StageLayout(root: outputDirectory, stage: stage.name)) {
+                out[stage.name] = layout
+            }
         }
         return out
     }
