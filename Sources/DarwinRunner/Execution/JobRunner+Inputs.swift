@@ -83,40 +83,31 @@ struct InputCheck {
     init(shard: InputShard, recorded: InputShardRecord?, verify: Bool, now: Double) throws(SourceError) {
         let files = shard.filePaths
         let current = try FileFingerprint.of(files)
-        func fresh(content: String?) throws(SourceError) -> InputShardRecord {
-            InputShardRecord(
-                name: shard.name, path: shard.path, size: current.size,
-                modifiedNanoseconds: current.modifiedNanoseconds, sampleHash: try FileFingerprint.sampleHash(files),
-                contentHash: content, checkedAt: now)
-        }
-        guard let old = recorded else {
-            record = try fresh(content: nil)
-            return
-        }
-        // Modified within a second before it was recorded: a later edit in the same tick could keep the time.
-        let racy = Double(old.modifiedNanoseconds) / 1e9 >= old.checkedAt - 1
-        if !verify && !racy && current.size == old.size && current.modifiedNanoseconds == old.modifiedNanoseconds {
-            return
-        }
-        if let content = old.contentHash {
-            let now = try FileFingerprint.contentHash(files)
-            if now == content {
-                record = try fresh(content: content)
-            } else {
-                change =
-                    current.size == old.size
-                    ? "content changed, same size" : "size \(old.size) → \(current.size) bytes"
-                record = try fresh(content: nil)
-            }
-            return
+        if let old = recorded {
+            // Modified within a second before it was recorded: a later edit in the same tick could keep the time.
+            let racy = Double(old.modifiedNanoseconds) / 1e9 >= old.checkedAt - 1
+            let sameStat = current.size == old.size && current.modifiedNanoseconds == old.modifiedNanoseconds
+            if !verify && !racy && sameStat { return }
         }
         let sample = try FileFingerprint.sampleHash(files)
-        if sample == old.sampleHash && current.size == old.size {
-            record = try fresh(content: nil)
-        } else {
-            change =
-                current.size == old.size ? "content changed, same size" : "size \(old.size) → \(current.size) bytes"
-            record = try fresh(content: nil)
+        var content: String?
+        if let old = recorded {
+            // The whole content when a task recorded it, else the sample taken before any task read the shard.
+            let same: Bool
+            if let recordedContent = old.contentHash {
+                same = try FileFingerprint.contentHash(files) == recordedContent
+            } else {
+                same = sample == old.sampleHash && current.size == old.size
+            }
+            if same {
+                content = old.contentHash
+            } else {
+                change =
+                    current.size == old.size ? "content changed, same size" : "size \(old.size) → \(current.size) bytes"
+            }
         }
+        record = InputShardRecord(
+            name: shard.name, path: shard.path, size: current.size, modifiedNanoseconds: current.modifiedNanoseconds,
+            sampleHash: sample, contentHash: content, checkedAt: now)
     }
 }

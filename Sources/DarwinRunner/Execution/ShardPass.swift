@@ -428,8 +428,3 @@ private struct PassProgress {
         bytes = 0
     }
 }
-
-extension InputShard {
-    /// The files the shard reads: the shard's file, or a `files` shard's files under its folder.
-    var filePaths: [String] { files.isEmpty ? [path] : files.map { path + "/" + $0 } }
-}

@@ -18,6 +18,9 @@ public struct InputShard: Sendable, Equatable {
         self.fileBytes = fileBytes
         self.files = files
     }
+
+    /// The files the shard reads: the shard's file, or a `files` shard's files under its folder.
+    var filePaths: [String] { files.isEmpty ? [path] : files.map { path + "/" + $0 } }
 }
 
 /// Turns the recipe's input paths (files, folders, globs) into a sorted list of shards.
