@@ -112,12 +112,14 @@ public final class JobRunner: Sendable {
     public func run() throws(RunError) -> RunSummary {
         let started = monotonicSeconds()
         let inputs = try resolveInputs()
+        let planned = try plan(inputs)
+        _ = try until(planned)  // a wrong --until stops the run before the job folder is touched
         let (store, lock) = try openJobFolder()
         defer { withExtendedLifetime(lock) {} }
         // Models and lists opened by the run's steps are released with it.
         defer { ResourceRegistry.shared.close() }
-        try reconcileRecipe(inputs: inputs, store: store)
-        try reconcileInputs(plan: try plan(inputs, until: nil), store: store)
+        try reconcileRecipe(planned, store: store)
+        try reconcileInputs(plan: try plan(inputs), store: store)
         let runID = try beginRun(store: store)
         let results = ResultCollector()
         try results.countEarlierInput(store)
@@ -127,8 +129,9 @@ public final class JobRunner: Sendable {
         var summary = RunSummary()
         var round = 0
         while true {
-            let plan = try plan(inputs, until: options.until)
-            try saveStageRecords(try self.plan(inputs, until: nil), store: store)
+            let full = try plan(inputs)
+            try saveStageRecords(full, store: store)
+            let plan = try until(full)
             let outcome = runRound(plan, store: store, runID: runID, results: results, first: round == 0)
             if round == 0 {
                 summary.tasksSkipped = outcome.skipped
@@ -159,8 +162,18 @@ public final class JobRunner: Sendable {
         }
     }
 
-    /// The plan with the cuts laid out so far.
-    private func plan(_ inputs: [InputShard], until: String?) throws(RunError) -> JobPlan {
+    /// The plan cut after `--until`'s stage, if given.
+    private func until(_ plan: JobPlan) throws(RunError) -> JobPlan {
+        guard let name = options.until else { return plan }
+        do {
+            return try plan.until(name)
+        } catch {
+            throw .recipe(error)
+        }
+    }
+
+    /// The plan of every stage, with the cuts laid out so far.
+    private func plan(_ inputs: [InputShard]) throws(RunError) -> JobPlan {
         let cuts: [String: CutLayout]
         do {
             cuts = try JobPlan.recordedCuts(recipe: recipe, outputDirectory: outputDirectory)
@@ -168,8 +181,7 @@ public final class JobRunner: Sendable {
             throw .output("\(error)")
         }
         do {
-            return try JobPlan(
-                recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, until: until, cuts: cuts)
+            return try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, cuts: cuts)
         } catch {
             throw .recipe(error)
         }
@@ -194,7 +206,7 @@ public final class JobRunner: Sendable {
 
     /// Compares the recipe with the one the job ran with: refuses a change (or, with `--force`, resets the
     /// changed stages and those after them); records the job and the recipe snapshot.
-    private func reconcileRecipe(inputs: [InputShard], store: ProvenanceStore) throws(RunError) {
+    private func reconcileRecipe(_ plan: JobPlan, store: ProvenanceStore) throws(RunError) {
         let existing: JobRecord?
         let recorded: [StageRecord]
         do {
@@ -208,7 +220,7 @@ public final class JobRunner: Sendable {
                 "\(outputDirectory) was started with --world-size \(existing.worldSize); resume it with the same value (got \(options.worldSize))"
             )
         }
-        let diff = RecipeDiff(recorded: recorded, planned: try plan(inputs, until: nil).stages)
+        let diff = RecipeDiff(recorded: recorded, planned: plan.stages)
         if let firstInvalid = diff.firstInvalidStage {
             let lines = diff.changes.map { "  - " + $0 }.joined(separator: "\n")
             guard options.force else {

@@ -7,7 +7,7 @@ import Foundation
 public struct JobPlan: Sendable {
     public let recipe: Recipe
     public let inputs: [InputShard]
-    public let stages: [StagePlan]
+    public private(set) var stages: [StagePlan]
     /// The job folder (absolute).
     public let outputDirectory: String
 
@@ -23,20 +23,10 @@ public struct JobPlan: Sendable {
         self.recipe = recipe
         self.inputs = inputs
         self.outputDirectory = outputDirectory
-        var specs = recipe.stages
-        if let until {
-            guard let i = specs.firstIndex(where: { $0.name == until }) else {
-                throw RecipeError(
-                    path: recipe.sourcePath, line: nil,
-                    message: "--until names no stage: '\(until)' (stages: \(specs.map(\.name).joined(separator: ", ")))"
-                )
-            }
-            specs = Array(specs.prefix(i + 1))
-        }
         var stages: [StagePlan] = []
         var previous = ""
         var shards: [String]? = inputs.map(\.name)
-        for (position, spec) in specs.enumerated() {
+        for (position, spec) in recipe.stages.enumerated() {
             let stage = try StagePlan(
                 spec: spec, position: position, recipe: recipe, inputs: inputs, shards: shards,
                 cut: spec.cut == nil ? nil : cuts[spec.name], previousFingerprint: previous)
@@ -44,7 +34,29 @@ public struct JobPlan: Sendable {
             shards = stage.outputShards
             stages.append(stage)
         }
-        self.stages = stages
+        self.stages =
+            try until.map { name throws(RecipeError) in try Self.stages(stages, through: name, recipe) } ?? stages
+    }
+
+    /// The plan up to and including stage `name` (a stage's plan depends only on the stages before it).
+    ///
+    /// - Throws: ``RecipeError`` if `name` names no stage.
+    public func until(_ name: String) throws(RecipeError) -> JobPlan {
+        var cut = self
+        cut.stages = try Self.stages(stages, through: name, recipe)
+        return cut
+    }
+
+    private static func stages(_ stages: [StagePlan], through name: String, _ recipe: Recipe) throws(RecipeError)
+        -> [StagePlan]
+    {
+        guard let i = stages.firstIndex(where: { $0.spec.name == name }) else {
+            throw RecipeError(
+                path: recipe.sourcePath, line: nil,
+                message:
+                    "--until names no stage: '\(name)' (stages: \(stages.map(\.spec.name).joined(separator: ", ")))")
+        }
+        return Array(stages.prefix(i + 1))
     }
 
     /// The layouts recorded in the job folder for the stages that cut their output.
