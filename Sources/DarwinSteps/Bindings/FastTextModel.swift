@@ -102,6 +102,11 @@ final class FastTextModel: @unchecked Sendable {
         return model
     }
 
+    /// The model file a step's `model` parameter names, for the job's identity of it.
+    static let resources: @Sendable (Parameters) throws -> [ResourceReference] = { p in
+        [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
+    }
+
     /// The header of the supervised classifier a `model` parameter names, read without loading it: for
     /// checking a recipe.
     static func classifierHeader(_ name: String, parameter: String) throws -> (path: String, header: FastTextHeader) {

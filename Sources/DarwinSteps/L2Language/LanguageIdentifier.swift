@@ -50,12 +50,7 @@ struct LanguageIdentifier: StreamingStep {
                 ExampleText.document("e", "ok ok 123"), parameters: ["threshold": 0.9], expect: .drop(rule: "low_score")
             ),
         ],
-        resources: { p in
-            [
-                ResourceReference(
-                    parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))
-            ]
-        },
+        resources: FastTextModel.resources,
         check: { p in
             let (path, header) = try FastTextModel.classifierHeader(p.string("model"), parameter: "model")
             _ = try FastTextModel.labelIndices(

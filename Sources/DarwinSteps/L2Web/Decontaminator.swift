@@ -66,22 +66,23 @@ struct Decontaminator: StreamingStep {
                 parameters: ["benchmarks": "data/examples/benchmark.jsonl"], expect: .keep),
         ],
         resources: { p in p.strings("benchmarks").map { ResourceReference(parameter: "benchmarks", path: $0) } },
-        check: { p in
-            // The index is built by the first task that needs it; a recipe check only sees the files are there.
-            let files = p.strings("benchmarks")
-            if files.isEmpty { throw ParameterError("benchmarks", "give at least one benchmark file") }
-            for f in files where !FileManager.default.isReadableFile(atPath: f) {
-                throw ParameterError("benchmarks", "cannot read benchmark \(f)")
-            }
-        },
+        check: { p in try checkFiles(p.strings("benchmarks")) },
         make: { p in
             let n = p.int("n"), fields = p.strings("fields"), files = p.strings("benchmarks")
-            if files.isEmpty { throw ParameterError("benchmarks", "give at least one benchmark file") }
+            try checkFiles(files)
             let index = try ResourceRegistry.shared.resource("benchmark index", p.canonicalJSON) {
                 try buildIndex(files: files, fields: fields, n: n)
             }
             return .streaming(Decontaminator(index: index, n: n))
         })
+
+    /// The benchmark files are given and readable (the index is built by the first task that needs it).
+    static func checkFiles(_ files: [String]) throws {
+        if files.isEmpty { throw ParameterError("benchmarks", "give at least one benchmark file") }
+        for f in files where !FileManager.default.isReadableFile(atPath: f) {
+            throw ParameterError("benchmarks", "cannot read benchmark \(f)")
+        }
+    }
 
     static func buildIndex(files: [String], fields: [String], n: Int) throws -> Index {
         var hashes: [UInt64: Int32] = [:]

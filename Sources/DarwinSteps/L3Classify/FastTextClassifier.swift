@@ -80,12 +80,7 @@ struct FastTextClassifier: StreamingStep {
                 ],
                 expect: .keep),
         ],
-        resources: { p in
-            [
-                ResourceReference(
-                    parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))
-            ]
-        },
+        resources: FastTextModel.resources,
         check: { p in try FastTextClassifier.check(p) },
         make: { p in .streaming(try FastTextClassifier(p)) })
 
