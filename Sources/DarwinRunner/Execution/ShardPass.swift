@@ -178,7 +178,7 @@ struct ShardPass {
     }
 
     /// Runs one document through the steps (every step streaming) and settles what came out.
-    private mutating func run(_ entering: PassItem) throws {
+    private mutating func run(_ entering: consuming PassItem) throws {
         var item = entering
         if let many = try steps.process(&item) {
             for settled in many { try settle(settled) }
@@ -215,17 +215,17 @@ struct ShardPass {
     }
 
     /// Writes a settled document where it belongs: kept, rejected, or an error record.
-    private mutating func settle(_ item: PassItem) throws {
-        var doc = item.doc
+    private mutating func settle(_ item: consuming PassItem) throws {
+        // The document is changed in place in `item` (taken, not copied), so that its fields are not copied again.
         switch item.outcome ?? .kept {
         case .failed(let step, let message):
             result.counts.docsErrored += 1
             result.inputErrors["step_error", default: 0] += 1
             budget.countDocumentError()
-            let message = "step \(step) failed on document \(doc.id): \(message)"
+            let message = "step \(step) failed on document \(item.doc.id): \(message)"
             if executor.strict { throw TaskFailure.strict("\(paths.input): \(message)") }
             var raw: [UInt8] = []
-            doc.serialize(into: &raw)
+            item.doc.serialize(into: &raw)
             try writeError(
                 ErrorRecord(
                     shard: paths.input, line: item.documentIndex + 1, offset: 0, fileOffset: nil, kind: "step_error",
@@ -234,23 +234,23 @@ struct ShardPass {
             result.counts.docsRejected += 1
             result.counts.bytesRejected += item.inputBytes
             if plan.recipe.output.writeRejected {
-                doc.recordRejection(stage: stage.spec.name, step: step, rule: rule, detail: detail)
+                item.doc.recordRejection(stage: stage.spec.name, step: step, rule: rule, detail: detail)
                 if writers.rejected == nil {
                     writers.rejected = try openWriter(
                         paths.rejected, level: Int32(plan.recipe.output.compressionLevel))
                 }
-                try writers.rejected?.write(doc)
+                try writers.rejected?.write(item.doc)
             }
         case .consumed:
             break
         case .kept:
-            try steps.collect(doc, keptIndex: keptIndex)
-            if isFinal { doc.recordPassage(stage: stage.spec.name, level: stage.level, steps: stepNames) }
+            try steps.collect(item.doc, keptIndex: keptIndex)
+            if isFinal { item.doc.recordPassage(stage: stage.spec.name, level: stage.level, steps: stepNames) }
             result.counts.docsOut += 1
-            result.counts.bytesOut += doc.textUTF8Count
+            result.counts.bytesOut += item.doc.textUTF8Count
             keptIndex += 1
             let before = writers.kept?.bytes ?? 0
-            try writers.kept?.write(doc)
+            try writers.kept?.write(item.doc)
             if stage.cut != nil && isFinal { writers.sizes.append(UInt64((writers.kept?.bytes ?? 0) - before)) }
         }
     }
