@@ -143,9 +143,8 @@ struct ChunkJoiner: GlobalStep {
 
         mutating func collect(_ document: Document, context: inout StepContext) throws {
             let info = ChunkJoiner.chunkInfo(document)
-            if let closed = run.next(
-                info, position: context.documentIndex, line: info.map { _ in document.jsonString }
-            ) {
+            // A chunk is kept as it is; it is serialized only if its run turns out not to be complete.
+            if let closed = run.next(info, position: context.documentIndex, document: info.map { _ in document }) {
                 write(closed, &context)
             }
         }
@@ -164,7 +163,7 @@ struct ChunkJoiner: GlobalStep {
                 fragments.append(UInt64(m.position))
                 fragments.append(UInt64(m.index))
                 fragments.append(UInt64(closed.count))
-                fragments.append(m.line)
+                fragments.append(m.document?.jsonString ?? "")
                 fragments.append(closed.of)
             }
         }
@@ -173,7 +172,6 @@ struct ChunkJoiner: GlobalStep {
     /// Joins complete runs as they end and follows the join phase's decisions for the scattered ones.
     struct Applier: StreamingStep {
         let scattered: [Int: String]
-        var run = ChunkRun()
         var buffered: [Document] = []
 
         init(scattered: [Int: String]) { self.scattered = scattered }
@@ -201,13 +199,14 @@ struct ChunkJoiner: GlobalStep {
     }
 }
 
-/// Follows consecutive chunks of one document through a shard, the same way in the collect and apply
-/// passes: a run is complete when it holds every chunk, 0 to count − 1, one after the other.
+/// Follows consecutive chunks of one document through a shard in the collect pass: a run is complete when it
+/// holds every chunk, 0 to count − 1, one after the other (the applier joins exactly those as they end).
 struct ChunkRun {
     struct Member {
         let position: Int
         let index: Int
-        let line: String
+        /// The chunk itself, when the caller needs it back (the collector writes scattered ones).
+        let document: Document?
     }
 
     struct Closed {
@@ -224,16 +223,16 @@ struct ChunkRun {
     private var members: [Member] = []
 
     /// Adds a document (a chunk, or not); returns the run it closed, if any.
-    mutating func next(_ info: (of: String, index: Int, count: Int)?, position: Int, line: String?) -> Closed? {
+    mutating func next(_ info: (of: String, index: Int, count: Int)?, position: Int, document: Document?) -> Closed? {
         if let info, info.of == of, info.index == (members.last?.index ?? -1) + 1 {
-            members.append(Member(position: position, index: info.index, line: line ?? ""))
+            members.append(Member(position: position, index: info.index, document: document))
             return nil
         }
         let closed = close()
         if let info {
             of = info.of
             count = info.count
-            members = [Member(position: position, index: info.index, line: line ?? "")]
+            members = [Member(position: position, index: info.index, document: document)]
         }
         return closed
     }
