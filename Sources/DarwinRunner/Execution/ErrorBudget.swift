@@ -69,7 +69,6 @@ struct ShardErrorBudget {
     /// Why the shard is past its budget, or `nil`. Cheap enough to call after every record.
     func exceeded(final: Bool) -> String? {
         guard errors > 0 else { return nil }
-        if !final, errors < ErrorBudget.minimumErrors, budget.maxErrors.map({ errors <= $0 }) ?? true { return nil }
         return budget.exceeded(errors: errors, records: records, final: final, scope: "shard")
     }
 }
