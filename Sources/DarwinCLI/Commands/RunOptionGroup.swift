@@ -126,7 +126,7 @@ enum JobExecution {
         let work =
             "\(summary.tasksRun) task(s) run, \(summary.tasksSkipped) already done; \(Format.count(summary.docsIn)) docs read in \(String(format: "%.1f", summary.seconds)) s (\(Format.count(Int(rate))) docs/s)"
         if let report = try? JobReport(outputDirectory: output) {
-            console.warning(lines: report.inputErrorSummary)
+            console.warning(lines: report.inputErrorSummary())
         }
         if summary.interrupted != .none {
             console.warning("interrupted: \(work); `darwin resume \(output)` continues")

@@ -148,9 +148,9 @@ public struct JobReport: Sendable {
 
     /// Input errors of the job in a few lines, per stage: how many, in how many shards, by kind, the first
     /// few as `file:line: message`, and the command that lists them all; empty when there were none.
-    public var inputErrorSummary: [String] {
+    public func inputErrorSummary(stage only: String? = nil) -> [String] {
         var lines: [String] = []
-        for stage in stages {
+        for stage in stages where only == nil || stage.name == only {
             guard let kinds = inputErrors[stage.name], !kinds.isEmpty else { continue }
             let total = kinds.values.reduce(0, +)
             let done = tasks.filter { $0.key.stage == stage.name && $0.status == .done && $0.counts.docsErrored > 0 }

@@ -50,8 +50,6 @@ public struct StatsRenderer {
             rows.append(row + [Self.mb(c.bytesIn), Self.mb(c.bytesOut), Self.seconds(s.wallSeconds)])
         }
         out += Self.align(rows, rightAligned: Set(2..<rows[0].count))
-        let errorLines = report.inputErrorSummary.filter { _ in stage == nil }
-        if !errorLines.isEmpty { out += "\n" + errorLines.joined(separator: "\n") + "\n" }
         if stage == nil {
             let levels = levelRows()
             if levels.count > 2 || summaries.count > 1 {
@@ -92,11 +90,7 @@ public struct StatsRenderer {
             }
             if !making.isEmpty { out += "  documents made: " + making.joined(separator: "; ") + "\n" }
             if !errors.isEmpty {
-                out +=
-                    "  input errors: "
-                    + errors.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.count($0.value))" }.joined(
-                        separator: ", ")
-                    + " (see \(s.name)/_errors/)\n"
+                out += report.inputErrorSummary(stage: s.name).map { "  " + $0 + "\n" }.joined()
             }
             for t in steps {
                 for (name, h) in t.stats.histograms.sorted(by: { $0.key < $1.key }) where h.total > 0 {

@@ -78,7 +78,7 @@ public struct StatusRenderer {
             ])
         }
         out += StatsRenderer.align(rows, rightAligned: Set(2...8))
-        let errors = report.inputErrorSummary
+        let errors = report.inputErrorSummary()
         if !errors.isEmpty { out += "\n" + errors.joined(separator: "\n") + "\n" }
         let failed = report.tasks.filter { $0.status == .failed }
         if !failed.isEmpty {
