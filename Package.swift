@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: - C libraries
@@ -41,6 +42,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("xml2")]
         ),
 
+        // darwin's llama.cpp engine, loaded at run time (scripts/build-llama builds it)
+        .target(name: "CDarwinLlama", linkerSettings: [.linkedLibrary("dl")]),
+
         // MARK: - darwin modules
         .target(name: "DarwinCore", dependencies: ["CDarwinJSON", "CDarwinText", "CXXHash"]),
         .target(name: "DarwinIO", dependencies: ["DarwinCore", "CZstd", "CZlib", "CXXHash", "CDarwinText"]),
@@ -49,9 +53,16 @@ let package = Package(
             dependencies: ["DarwinCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
+            name: "DarwinInference",
+            dependencies: [
+                "DarwinCore", "DarwinIO", "CDarwinLlama", "CXXHash", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .target(
             name: "DarwinSteps",
             dependencies: [
-                "DarwinCore", "DarwinIO", "CXXHash", "CFastText", "CDarwinText", "CDarwinHTML", "Yams",
+                "DarwinCore", "DarwinIO", "DarwinInference", "CXXHash", "CFastText", "CDarwinText", "CDarwinHTML", "Yams",
                 .product(name: "HeapModule", package: "swift-collections"),
             ]),
         .target(
@@ -76,6 +87,7 @@ let package = Package(
         ),
         .testTarget(name: "DarwinCoreTests", dependencies: ["DarwinCore", "DarwinTestSupport"]),
         .testTarget(name: "DarwinIOTests", dependencies: ["DarwinIO", "DarwinTestSupport"]),
+        .testTarget(name: "DarwinInferenceTests", dependencies: ["DarwinInference", "DarwinTestSupport"]),
         .testTarget(name: "DarwinProvenanceTests", dependencies: ["DarwinProvenance", "DarwinTestSupport"]),
         .testTarget(name: "DarwinStepsTests", dependencies: ["DarwinSteps", "DarwinTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
