@@ -49,7 +49,8 @@ public final class LlamaEngine: @unchecked Sendable {
     /// Loads the engine library and the model; fails with a message that says what to do.
     public init(_ configuration: LlamaConfiguration) throws {
         self.configuration = configuration
-        self.api = try Self.loadLibrary()
+        let api = try Self.loadLibrary()
+        self.api = api
         guard FileManager.default.isReadableFile(atPath: configuration.modelPath) else {
             throw LlamaError("\(configuration.modelPath): no such model file")
         }
@@ -65,7 +66,7 @@ public final class LlamaEngine: @unchecked Sendable {
             params.model_path = path
             return api.pointee.open(&params, &error, error.count)
         }
-        guard let opened else { throw LlamaError(String(cString: error)) }
+        guard let opened else { throw LlamaError(text(of: error)) }
         self.engine = opened
         self.queue = DispatchQueue(label: "darwin.llama")
     }
@@ -73,7 +74,7 @@ public final class LlamaEngine: @unchecked Sendable {
     deinit { api.pointee.close(engine) }
 
     /// The llama.cpp version of the loaded library.
-    public var llamaVersion: String { String(cString: api.pointee.llama_version()) }
+    public var llamaVersion: String { api.pointee.llama_version().map { String(cString: $0) } ?? "unknown" }
 
     private static let loaded = LockedValue<UnsafePointer<dl_api>?>(nil)
 
@@ -86,7 +87,7 @@ public final class LlamaEngine: @unchecked Sendable {
             }
             var error = [CChar](repeating: 0, count: 512)
             guard let api = dl_load(library.path, &error, error.count) else {
-                throw LlamaError("\(library.path): \(String(cString: error))")
+                throw LlamaError("\(library.path): \(text(of: error))")
             }
             cached = api
             return api
@@ -99,7 +100,7 @@ public final class LlamaEngine: @unchecked Sendable {
     public func metadata(_ key: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 1 << 16)
         let n = api.pointee.meta(engine, key, &buffer, buffer.count)
-        return n < 0 ? nil : String(cString: buffer)
+        return n < 0 ? nil : text(of: buffer)
     }
 
     public var vocabularySize: Int { Int(api.pointee.n_vocab(engine)) }
@@ -248,7 +249,7 @@ public final class LlamaEngine: @unchecked Sendable {
                     completionTokens: Int(r.completion_tokens)))
             api.pointee.free_result(&results[i])
         }
-        if status != 0 { throw LlamaError(String(cString: error)) }
+        if status != 0 { throw LlamaError(text(of: error)) }
         return (answers, stats)
     }
 
@@ -263,7 +264,7 @@ public final class LlamaEngine: @unchecked Sendable {
             dl_request(tokens: UnsafePointer(buffers[$0].baseAddress), n_tokens: Int32(sequences[$0].count), seed: 0)
         }
         let status = api.pointee.score(engine, &requests, Int32(requests.count), &scores, &stats, &error, error.count)
-        if status != 0 { throw LlamaError(String(cString: error)) }
+        if status != 0 { throw LlamaError(text(of: error)) }
         let out = scores.map { s in
             (
                 logprob: s.logprob_sum, tokens: Int(s.scored_tokens),
@@ -285,9 +286,14 @@ public final class LlamaEngine: @unchecked Sendable {
             dl_request(tokens: UnsafePointer(buffers[$0].baseAddress), n_tokens: Int32(sequences[$0].count), seed: 0)
         }
         let status = api.pointee.embed(engine, &requests, Int32(requests.count), &out, &stats, &error, error.count)
-        if status != 0 { throw LlamaError(String(cString: error)) }
+        if status != 0 { throw LlamaError(text(of: error)) }
         return ((0..<sequences.count).map { Array(out[($0 * dim)..<(($0 + 1) * dim)]) }, stats)
     }
+}
+
+/// The text of a NUL-terminated C buffer.
+private func text(of buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 private func withOptionalCString<T>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> T) -> T {

@@ -71,7 +71,9 @@ static dl_engine *dl_open(const dl_engine_params *p, char *error, size_t error_l
     cp.n_ctx = (uint32_t)n_ctx;
     cp.n_batch = (uint32_t)p->n_batch;
     cp.n_ubatch = (uint32_t)(p->n_batch < 512 ? p->n_batch : 512);
-    cp.n_seq_max = (uint32_t)(p->n_seq + 1);
+    // A sequence more for the shared prefix; an embedding context has none (and mean pooling over a
+    // sequence count it does not expect fails an assertion in this llama.cpp).
+    cp.n_seq_max = (uint32_t)(p->embeddings ? p->n_seq : p->n_seq + 1);
     cp.n_threads = p->n_threads;
     cp.n_threads_batch = p->n_threads;
     cp.kv_unified = true; // the prefix's cells are shared by every sequence, not copied
