@@ -37,7 +37,8 @@ public struct Sampling: Sendable, Hashable, Codable {
             "repeat_penalty=\(repeatPenalty)", "repeat_last_n=\(repeatLastN)", "seed=\(seed)",
             "max_tokens=\(maxTokens)",
         ]
-        parts.append("stop=" + stop.map { $0.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: ".") }.joined(separator: ","))
+        let stopCodes = stop.map { $0.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: ".") }
+        parts.append("stop=" + stopCodes.joined(separator: ","))
         if let grammar { parts.append("grammar=\(grammar)") }
         if ignoreEOS { parts.append("ignore_eos") }
         return parts.joined(separator: " ")
