@@ -68,13 +68,17 @@ public final class LlamaEngine: @unchecked Sendable {
         }
         guard let opened else { throw LlamaError(text(of: error)) }
         self.engine = opened
-        self.queue = DispatchQueue(label: "darwin.llama")
+        self.queue = Self.compute
     }
 
     deinit { api.pointee.close(engine) }
 
     /// The llama.cpp version of the loaded library.
     public var llamaVersion: String { api.pointee.llama_version().map { String(cString: $0) } ?? "unknown" }
+
+    /// Every engine of the process computes on this one queue: each uses every core it is given, so two at
+    /// once would only take turns badly.
+    private static let compute = DispatchQueue(label: "darwin.llama")
 
     private static let loaded = LockedValue<UnsafePointer<dl_api>?>(nil)
 

@@ -16,6 +16,9 @@ struct ModelSettings: Sendable {
     let cachePath: String?
     let cacheEnabled: Bool
 
+    /// The parameters of a step that runs only local models (backend is given on its own).
+    static let localParameters: Set<String> = ["model", "parallel", "context", "threads", "cache"]
+
     /// Parameters of every model step.
     static func parameters(parallel: Int, context: Int) -> [ParameterSpec] {
         [
@@ -146,7 +149,7 @@ enum GGUFHeader {
         guard (2...3).contains(version) else {
             throw ParameterError(parameter, "\(path): GGUF version \(version), llama.cpp reads versions 2 and 3")
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let size = Int((try? handle.seekToEnd()) ?? 0)
         guard size > 1 << 20 else { throw ParameterError(parameter, "\(path): \(size) bytes, too small for a model (truncated?)") }
     }
 }
