@@ -267,6 +267,33 @@ import Testing
         #expect(statistics.promptTokens == 24 * 5 && statistics.completionTokens == 24 * 3)
     }
 
+    @Test func concurrentCallsShareTheBackendsBound() async throws {
+        let server = try FaultProxy { _ in .respond(status: 200, body: chatAnswer("ok"), delay: 0.05) }
+        defer { server.stop() }
+        let backend = try testBackend(server) { $0.maxInFlight = 3 }
+        let requests = (0..<6).map { CompletionRequest.chat([user(String($0))]) }
+        async let first = backend.complete(requests, sampling: Sampling())
+        async let second = backend.complete(requests, sampling: Sampling())
+        let answered = await [first, second].flatMap(\.results).filter { (try? $0.get()) != nil }.count
+        await backend.shutdown()
+
+        #expect(answered == 12)
+        #expect(server.maxInFlight == 3, "two calls together had \(server.maxInFlight) requests open, not 3")
+    }
+
+    @Test func aBackendReleasedWithoutShutdownClosesItsClient() async throws {
+        // AsyncHTTPClient traps (in debug builds) when a running client is released: getting past the release
+        // means the backend shut its client down.
+        let server = try FaultProxy { _ in .respond(status: 200, body: chatAnswer("ok")) }
+        defer { server.stop() }
+        var backend: OpenAIBackend? = try testBackend(server)
+        let answer = await backend?.complete([.chat([user("hi")])], sampling: Sampling()).results.first
+        backend = nil
+        try await Task.sleep(for: .milliseconds(50))
+
+        #expect(try answer?.get().text == "ok")
+    }
+
     // MARK: - Embeddings
 
     @Test func embeddingsAreBatchedAndOrderedByIndex() async throws {
