@@ -25,6 +25,8 @@ public struct Sampling: Sendable, Hashable, Codable {
     public var stop: [String] = []
     /// A GBNF grammar the answer must follow (local models and llama-server).
     public var grammar: String? = nil
+    /// Generate `maxTokens` whatever the model says (benchmarks).
+    public var ignoreEOS = false
 
     public init() {}
 
@@ -38,6 +40,7 @@ public struct Sampling: Sendable, Hashable, Codable {
         let stopCodes = stop.map { $0.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: ".") }
         parts.append("stop=" + stopCodes.joined(separator: ","))
         if let grammar { parts.append("grammar=\(grammar)") }
+        if ignoreEOS { parts.append("ignore_eos") }
         return parts.joined(separator: " ")
     }
 }
@@ -63,8 +66,14 @@ public struct CompletionRequest: Sendable, Hashable {
     }
 
     public var prompt: Prompt
+    /// UTF-8 bytes at the start of the last message that every request of a step shares (its instructions):
+    /// the local backend decodes them once per call with the messages before. It never changes the prompt.
+    public var sharedLength: Int = 0
 
-    public init(prompt: Prompt) { self.prompt = prompt }
+    public init(prompt: Prompt, sharedLength: Int = 0) {
+        self.prompt = prompt
+        self.sharedLength = sharedLength
+    }
 
     public static func chat(_ messages: [ChatMessage]) -> CompletionRequest { .init(prompt: .chat(messages)) }
     public static func text(_ text: String) -> CompletionRequest { .init(prompt: .text(text)) }

@@ -25,6 +25,8 @@ public enum StepCatalog {
         PIIMasker.descriptor,
         Decontaminator.descriptor,
         FastTextClassifier.descriptor,
+        PerplexityScorer.descriptor,
+        LLMScorer.descriptor,
         ScoreFilter.descriptor,
     ])
 }

@@ -183,3 +183,15 @@ extension Process {
             stderr: String(decoding: errData, as: UTF8.self), signaled: p.terminationReason == .uncaughtSignal)
     }
 }
+
+/// The small real instruction model the model tests run (SmolLM2-135M-Instruct, GGUF), fetched by
+/// scripts/fetch-models; darwin's llama.cpp engine is built by scripts/build-llama (make test runs both).
+public enum SmallModel {
+    public static var path: String { Repository.root + "/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf" }
+
+    /// Why the model tests cannot run here, or nil when they can; tests fail (never skip) with this message.
+    public static var missing: String? {
+        FileManager.default.fileExists(atPath: path)
+            ? nil : "\(path) is missing: run scripts/fetch-models (make test does)"
+    }
+}

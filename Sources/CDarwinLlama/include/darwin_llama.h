@@ -100,6 +100,8 @@ typedef struct dl_api {
     /// Tokens of `text` (length, or minus the length needed when `max` is too small).
     int32_t (*tokenize)(dl_engine *engine, const char *text, int32_t text_len, int32_t *tokens, int32_t max,
                         int32_t add_bos, int32_t parse_special);
+    /// UTF-8 bytes of the text the tokens stand for (special tokens count as none).
+    int64_t (*token_bytes)(dl_engine *engine, const int32_t *tokens, int32_t n);
     /// The model's chat template applied to messages; length (may exceed buf_len: call again), -1 on error.
     int32_t (*chat_template)(dl_engine *engine, const char *const *roles, const char *const *contents,
                              int32_t n_messages, int32_t add_assistant, char *buf, int32_t buf_len);

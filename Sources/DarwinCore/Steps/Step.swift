@@ -72,7 +72,10 @@ public enum BatchParameters {
     }
 
     /// Parameter names that change speed but never output, left out of a stage's fingerprint.
-    public static let runtimeOnly: Set<String> = ["in_flight"]
+    /// (Model steps add how many requests they send at once and how long they wait and retry.)
+    public static let runtimeOnly: Set<String> = [
+        "in_flight", "requests_in_flight", "timeout", "connect_timeout", "max_attempts",
+    ]
 }
 
 /// A step that sees each document once, in shard order, in a single pass.

@@ -14,6 +14,9 @@ public struct StepContext: Sendable {
     public let seed: UInt64
     /// Counters and histograms recorded by the step.
     public package(set) var stats: StepStats
+    /// The job's output folder (where a step keeps state shared by the job's tasks, such as a response cache);
+    /// `nil` outside a job.
+    public var jobFolder: String? = nil
 
     /// A context for one step in one task.
     public init(stage: String, step: String, shard: ShardInfo?, seed: UInt64, histograms: [HistogramSpec]) {

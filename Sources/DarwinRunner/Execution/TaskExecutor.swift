@@ -168,9 +168,11 @@ struct TaskExecutor {
     }
 
     func context(for spec: StepSpec, in stage: StagePlan, shard: ShardInfo?) -> StepContext {
-        StepContext(
+        var context = StepContext(
             stage: stage.spec.name, step: spec.name, shard: shard, seed: plan.recipe.seed,
             histograms: spec.descriptor.histograms)
+        context.jobFolder = plan.outputDirectory
+        return context
     }
 
     func relativePath(_ path: String) -> String {

@@ -85,6 +85,7 @@ public struct StatsRenderer {
                 t.stats.counters.sorted { $0.key < $1.key }.map { "\(t.step).\($0.key) \(Format.count($0.value))" }
             }
             if !counters.isEmpty { out += "  counters: " + counters.joined(separator: ", ") + "\n" }
+            out += Self.modelTable(steps.map { ($0.step, $0.stats) })
             let making = steps.filter { $0.stats.created > 0 || $0.stats.consumed > 0 }.map {
                 "\($0.step) created \(Format.count($0.stats.created)), consumed \(Format.count($0.stats.consumed))"
             }
@@ -236,6 +237,46 @@ public struct StatsRenderer {
         f.dateFormat = "yyyy-MM-dd HH:mm:ss"
         f.timeZone = TimeZone(identifier: "UTC")
         return f.string(from: Date(timeIntervalSince1970: t)) + " UTC"
+    }
+
+    /// What each model step did: requests, cache hits, model calls, tokens and their rate, latency
+    /// percentiles, retries by cause, failures by reason and finish reasons (steps that count `requests`).
+    static func modelTable(_ steps: [(name: String, stats: StepStats)]) -> String {
+        let models = steps.filter { $0.stats.counters["requests"] != nil }
+        guard !models.isEmpty else { return "" }
+        var rows = [
+            [
+                "model step", "requests", "cache hits", "calls", "prompt tok", "output tok", "tok/s", "p50 ms", "p90 ms",
+                "p99 ms",
+            ]
+        ]
+        var notes: [String] = []
+        for (name, stats) in models {
+            let c = stats.counters
+            let tokens = (c["prompt_tokens"] ?? 0) + (c["completion_tokens"] ?? 0)
+            let rate = stats.seconds > 0 && (c["model_calls"] ?? 0) > 0 ? Double(tokens) / stats.seconds : 0
+            let latency = stats.histograms["latency_ms"]
+            let p = { (q: Double) -> String in
+                latency.flatMap { $0.quantile(q) }.map { String(format: "%.0f", $0) } ?? "–"
+            }
+            rows.append([
+                name, Format.count(c["requests"] ?? 0), Format.count(c["cache_hits"] ?? 0),
+                Format.count(c["model_calls"] ?? 0), Format.count(c["prompt_tokens"] ?? 0),
+                Format.count(c["completion_tokens"] ?? 0), rate > 0 ? String(format: "%.0f", rate) : "–", p(0.5), p(0.9),
+                p(0.99),
+            ])
+            for group in ["retries", "failures", "finish"] {
+                let items = c.filter { $0.key.hasPrefix(group + ".") }.sorted { $0.key < $1.key }
+                if items.isEmpty { continue }
+                let listed = items.map { "\($0.key.dropFirst(group.count + 1)) \(Format.count($0.value))" }
+                notes.append("\(name) \(group): " + listed.joined(separator: ", "))
+            }
+        }
+        var out = "\n" + Self.indent(Self.align(rows, rightAligned: Set(1...9)))
+        out += notes.map { "  " + $0 + "\n" }.joined()
+        out +=
+            "  (tok/s: prompt and output tokens per second of the step's time; latency: percentiles estimated from the histogram)\n"
+        return out
     }
 
     public static func indent(_ s: String) -> String {

@@ -1,0 +1,83 @@
+import DarwinCore
+import DarwinIO
+import DarwinInference
+import Foundation
+import Yams
+
+/// A prompt file: a system message and a user message with one `{{text}}` where the document goes.
+///
+/// ```yaml
+/// system: You rate web pages.
+/// user: |
+///   Rate the extract below.
+///   {{text}}
+/// ```
+/// Its hash (XXH3-128 of the file's bytes) is part of every cache key and of the stage's fingerprint.
+struct PromptTemplate: Sendable {
+    let path: String
+    let hash: String
+    let system: String?
+    /// The user message before and after `{{text}}`.
+    let lead: String
+    let trail: String
+
+    static let placeholder = "{{text}}"
+
+    init(path: String, parameter: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ParameterError(parameter, "\(path): no such prompt file")
+        }
+        self.path = path
+        hash = try ContentHashes.hash(of: path)
+        let text = String(decoding: data, as: UTF8.self)
+        let node: Any?
+        do {
+            node = try Yams.load(yaml: text)
+        } catch {
+            throw ParameterError(parameter, "\(path): not YAML: \(error)")
+        }
+        guard let fields = node as? [String: Any], let user = fields["user"] as? String else {
+            throw ParameterError(parameter, "\(path): a prompt file needs `user:` (and may have `system:`)")
+        }
+        let unknown = Set(fields.keys).subtracting(["system", "user"])
+        if let extra = unknown.sorted().first {
+            throw ParameterError(parameter, "\(path): unknown field `\(extra)` (a prompt file has system and user)")
+        }
+        let parts = user.components(separatedBy: Self.placeholder)
+        guard parts.count == 2 else {
+            throw ParameterError(
+                parameter, "\(path): the user message must contain \(Self.placeholder) exactly once (found \(parts.count - 1))")
+        }
+        system = fields["system"] as? String
+        lead = parts[0]
+        trail = parts[1]
+    }
+
+    /// The chat request for one document; the system message and the lead are shared by every request.
+    func request(text: String) -> CompletionRequest {
+        var messages: [ChatMessage] = []
+        if let system { messages.append(ChatMessage(role: "system", content: system)) }
+        messages.append(ChatMessage(role: "user", content: lead + text + trail))
+        return CompletionRequest(prompt: .chat(messages), sharedLength: lead.utf8.count)
+    }
+
+    /// Resolves a prompt parameter: a path as given, or a name looked up in ./configs/prompts and the
+    /// configs/prompts of darwin's checkout.
+    static func resolve(_ name: String, parameter: String) throws -> String {
+        if name.contains("/") || FileManager.default.fileExists(atPath: name) { return name }
+        var dirs = [FileManager.default.currentDirectoryPath + "/configs/prompts"]
+        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        var root = exe.deletingLastPathComponent()
+        for _ in 0..<3 {
+            root = root.deletingLastPathComponent()
+            dirs.append(root.path + "/configs/prompts")
+        }
+        for d in dirs where FileManager.default.fileExists(atPath: d + "/" + name) { return d + "/" + name }
+        throw ParameterError(parameter, "prompt \(name) not found (looked in \(dirs.joined(separator: ", ")))")
+    }
+}
+
+extension String {
+    /// The first `n` characters (all when n is 0).
+    func prefixCharacters(_ n: Int) -> String { n > 0 && count > n ? String(prefix(n)) : self }
+}
