@@ -230,6 +230,7 @@ import Testing
         sampling.minP = 0.125
         sampling.repeatPenalty = 1.5
         sampling.grammar = #"root ::= "a""#
+        sampling.ignoreEOS = true
         _ = await backend.complete([.chat([user("hi")])], sampling: sampling)
         await backend.shutdown()
 
@@ -238,9 +239,9 @@ import Testing
             bodies == [
                 #"{"max_tokens":24,"messages":[{"content":"be brief","role":"system"},{"content":"hi","role":"user"}],"#
                     + #""model":"test-model","seed":7,"temperature":0,"top_p":1}"#,
-                #"{"grammar":"root ::= \"a\"","max_tokens":24,"messages":[{"content":"hi","role":"user"}],"min_p":0.125,"#
-                    + #""model":"test-model","repeat_penalty":1.5,"seed":7,"stop":["\n"],"temperature":0.5,"top_k":40,"#
-                    + #""top_p":0.25}"#,
+                #"{"grammar":"root ::= \"a\"","ignore_eos":true,"max_tokens":24,"#
+                    + #""messages":[{"content":"hi","role":"user"}],"min_p":0.125,"model":"test-model","#
+                    + #""repeat_penalty":1.5,"seed":7,"stop":["\n"],"temperature":0.5,"top_k":40,"top_p":0.25}"#,
             ])
         #expect(server.requests.allSatisfy { $0.path == "/v1/chat/completions" && $0.method == "POST" })
         #expect(server.requests.allSatisfy { $0.headers["content-type"] == "application/json" })
