@@ -18,7 +18,7 @@ final class LlamaServerProcess: @unchecked Sendable {
     let binary: URL
     let model: String
     let port: UInt16
-    /// Where the server's logs go, one file per start; removed with the value.
+    /// Where the server's output goes, one file per start; removed with the value.
     private let logs = TemporaryDirectory("llama-server")
     /// The arguments after `-m MODEL --host 127.0.0.1 --port PORT`.
     let options: [String]
@@ -42,17 +42,21 @@ final class LlamaServerProcess: @unchecked Sendable {
 
     private func start() throws {
         let log = lock.withLock { "\(logs.path)/llama-server-\(starts).log" }
+        guard FileManager.default.createFile(atPath: log, contents: nil),
+            let output = FileHandle(forWritingAtPath: log)
+        else { throw Failure(description: "cannot write the llama-server log \(log)") }
+        defer { try? output.close() }
         let process = Process()
         process.executableURL = binary
-        process.arguments = arguments + ["--log-file", log]
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
-        // The tools sit in bin/ and their libraries in lib/ (their run path only looks beside them).
+        // Tools built before scripts/build-llama copied the libraries beside them find them in lib/ this way.
         let libraries = LlamaInstallation.root.appendingPathComponent("lib").path
         environment["LD_LIBRARY_PATH"] = [libraries, environment["LD_LIBRARY_PATH"]].compactMap { $0 }.joined(
             separator: ":")
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = output
         try process.run()
         lock.withLock {
             self.process = process
@@ -93,7 +97,7 @@ final class LlamaServerProcess: @unchecked Sendable {
     /// How many times the server was started.
     var startCount: Int { lock.withLock { starts } }
 
-    /// The last lines of the current log, for failure messages.
+    /// The last lines of the current run's output, for failure messages.
     func logTail() -> String {
         let path = lock.withLock { logPath }
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no log at \(path))"
