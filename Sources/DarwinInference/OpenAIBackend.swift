@@ -50,6 +50,8 @@ public final class OpenAIBackend: InferenceBackend {
     private static func clientConfiguration(_ configuration: OpenAIConfiguration) -> HTTPClient.Configuration {
         var client = HTTPClient.Configuration()
         client.timeout = .init(connect: timeAmount(configuration.connectTimeout))
+        // The backend's own limit bounds open requests (HTTP/2 included); the pool keeps no more connections
+        // than that, so no request waits in the pool, where its time would count against its timeout.
         client.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxInFlight)
         // A refused connection fails the attempt at once, so it is retried (and counted) here, with backoff,

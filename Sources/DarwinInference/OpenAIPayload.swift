@@ -38,6 +38,7 @@ enum OpenAIPayload {
         if sampling.repeatPenalty != 1 { fields["repeat_penalty"] = sampling.repeatPenalty }
         if sampling.repeatLastN != Sampling().repeatLastN { fields["repeat_last_n"] = sampling.repeatLastN }
         if let grammar = sampling.grammar { fields["grammar"] = grammar }
+        if sampling.ignoreEOS { fields["ignore_eos"] = true }
         return fields
     }
 

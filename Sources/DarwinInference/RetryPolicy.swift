@@ -53,6 +53,8 @@ struct RetryPolicy: Sendable {
     ]
 
     private static func httpDate(_ text: String) -> Date? {
+        // asctime pads single-digit days with a space: "Sun Nov  6 08:49:37 1994".
+        let text = text.split(separator: " ").joined(separator: " ")
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
