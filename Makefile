@@ -53,7 +53,8 @@ demo: release models domain-tagger
 ## test: build and run every test (unit and end-to-end)
 test: deps models llama
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	# Model tests share the two cores with the other suites: passive OpenMP threads yield instead of spinning.
+	OMP_WAIT_POLICY=PASSIVE $(SWIFT) test --skip-build
 
 ## bench: throughput benchmarks on the shared corpus (built on first use under BENCH_DATA)
 bench: release models llama

@@ -21,6 +21,9 @@ public final class CachedInference: Sendable {
     /// The hash of the prompt template the requests were made from.
     public let templateHash: String
 
+    /// What a request is until it is answered from the cache or by the backend (never returned).
+    private static let unanswered = InferenceFailure(reason: "unanswered", message: "not answered")
+
     public init(backend: any InferenceBackend, cache: ResponseCache?, templateHash: String) {
         self.backend = backend
         self.cache = cache
@@ -39,7 +42,8 @@ public final class CachedInference: Sendable {
                 sampling: sampling.canonical)
         }
         let hits = try cache?.lookup(keys, as: Completion.self) ?? [:]
-        var results = [Result<Completion, InferenceFailure>?](repeating: nil, count: requests.count)
+        var results = [Result<Completion, InferenceFailure>](
+            repeating: .failure(Self.unanswered), count: requests.count)
         var missing: [Int] = []
         for i in requests.indices {
             if let hit = hits[keys[i]] { results[i] = .success(hit) } else { missing.append(i) }
@@ -57,16 +61,17 @@ public final class CachedInference: Sendable {
             try cache?.store(fresh, operation: "complete", model: backend.modelIdentity)
         }
         let final: [Result<Completion, InferenceFailure>] = results.map { result in
-            switch result! {
+            switch result {
             case .success(let c) where c.finishReason == .length:
                 return .failure(
                     InferenceFailure(
-                        reason: "length", message: "the answer was cut off at max_tokens (\(c.completionTokens) tokens)"))
-            default: return result!
+                        reason: "length", message: "the answer was cut off at max_tokens (\(c.completionTokens) tokens)"
+                    ))
+            default: return result
             }
         }
         for (i, r) in results.enumerated() {
-            if case .success(let c) = r! { report.finishes[c.finishReason.rawValue, default: 0] += 1 }
+            if case .success(let c) = r { report.finishes[c.finishReason.rawValue, default: 0] += 1 }
             if case .failure(let f) = final[i] { report.failures[f.reason, default: 0] += 1 }
         }
         return (final, report)
@@ -86,7 +91,7 @@ public final class CachedInference: Sendable {
                 sampling: "max_tokens=\(maxTokens) window=\(llama.engine.configuration.context)")
         }
         let hits = try cache?.lookup(keys, as: TextScore.self) ?? [:]
-        var results = [Result<TextScore, InferenceFailure>?](repeating: nil, count: texts.count)
+        var results = [Result<TextScore, InferenceFailure>](repeating: .failure(Self.unanswered), count: texts.count)
         var missing: [Int] = []
         for i in texts.indices {
             if let hit = hits[keys[i]] { results[i] = .success(hit) } else { missing.append(i) }
@@ -104,8 +109,8 @@ public final class CachedInference: Sendable {
             try cache?.store(fresh, operation: "score", model: backend.modelIdentity)
         }
         for r in results {
-            if case .failure(let f) = r! { report.failures[f.reason, default: 0] += 1 }
+            if case .failure(let f) = r { report.failures[f.reason, default: 0] += 1 }
         }
-        return (results.map { $0! }, report)
+        return (results, report)
     }
 }

@@ -69,7 +69,8 @@ public final class LlamaBackend: InferenceBackend {
             let lead = String(decoding: content[..<cut], as: UTF8.self)
             let rest = String(decoding: content[cut...], as: UTF8.self)
             let own =
-                engine.tokenize(rest, addBOS: false, special: false) + engine.tokenize(tail, addBOS: false, special: true)
+                engine.tokenize(rest, addBOS: false, special: false)
+                + engine.tokenize(tail, addBOS: false, special: true)
             return Prepared(shared: head + lead, own: own)
         }
     }
@@ -85,33 +86,34 @@ public final class LlamaBackend: InferenceBackend {
         var statistics = CallStatistics()
         guard !requests.isEmpty else { return ([], statistics) }
         let started = Date()
-        var prepared: [Prepared?] = []
-        var results = [Result<Completion, InferenceFailure>?](repeating: nil, count: requests.count)
+        var valid: [(index: Int, prepared: Prepared)] = []
+        var results = [Result<Completion, InferenceFailure>](
+            repeating: .failure(InferenceFailure(reason: "engine", message: "not answered")), count: requests.count)
         for (i, request) in requests.enumerated() {
             do {
-                prepared.append(try prepare(request))
+                valid.append((i, try prepare(request)))
             } catch {
-                prepared.append(nil)
                 results[i] = .failure(InferenceFailure(reason: "prompt", message: "\(error)"))
             }
         }
-        let valid = prepared.indices.filter { prepared[$0] != nil }
-        let sharedTexts = Set(valid.map { prepared[$0]!.shared })
+        let sharedTexts = Set(valid.map(\.prepared.shared))
         let prefix: [Int32]
         var calls: [(tokens: [Int32], seed: UInt32)] = []
         if sharedTexts.count == 1, let shared = sharedTexts.first {
             prefix = engine.tokenize(shared, addBOS: true, special: true)
-            calls = valid.map { (prepared[$0]!.own, Self.seed(requests[$0], sampling)) }
+            calls = valid.map { ($0.prepared.own, Self.seed(requests[$0.index], sampling)) }
         } else {
             prefix = []
             calls = valid.map {
-                (engine.tokenize(prepared[$0]!.shared, addBOS: true, special: true) + prepared[$0]!.own,
-                 Self.seed(requests[$0], sampling))
+                (
+                    engine.tokenize($0.prepared.shared, addBOS: true, special: true) + $0.prepared.own,
+                    Self.seed(requests[$0.index], sampling)
+                )
             }
         }
         do {
             let (answers, _) = try await engine.generate(prefix: prefix, requests: calls, sampling: sampling)
-            for (k, i) in valid.enumerated() {
+            for (k, i) in valid.map(\.index).enumerated() {
                 let a = answers[k]
                 statistics.promptTokens += a.promptTokens
                 statistics.completionTokens += a.completionTokens
@@ -126,15 +128,17 @@ public final class LlamaBackend: InferenceBackend {
                 }
             }
         } catch {
-            for i in valid { results[i] = .failure(InferenceFailure(reason: "engine", message: "\(error)")) }
+            for (i, _) in valid { results[i] = .failure(InferenceFailure(reason: "engine", message: "\(error)")) }
         }
         statistics.calls = requests.count
         let seconds = Date().timeIntervalSince(started)
         statistics.latencies = Array(repeating: seconds, count: requests.count)
-        return (results.map { $0! }, statistics)
+        return (results, statistics)
     }
 
-    public func embed(_ texts: [String]) async -> (results: [Result<[Float], InferenceFailure>], statistics: CallStatistics) {
+    public func embed(_ texts: [String]) async -> (
+        results: [Result<[Float], InferenceFailure>], statistics: CallStatistics
+    ) {
         var statistics = CallStatistics()
         let context = engine.configuration.context
         let sequences = texts.map { Array(engine.tokenize($0, addBOS: true, special: false).prefix(context)) }
@@ -151,7 +155,9 @@ public final class LlamaBackend: InferenceBackend {
 
     /// Log-probabilities of the first `maxTokens` tokens of each text, scored in windows of the context size
     /// (each window on its own, its first token as context only).
-    public func score(_ texts: [String], maxTokens: Int) async -> (results: [Result<TextScore, InferenceFailure>], statistics: CallStatistics) {
+    public func score(_ texts: [String], maxTokens: Int) async -> (
+        results: [Result<TextScore, InferenceFailure>], statistics: CallStatistics
+    ) {
         var statistics = CallStatistics()
         let window = engine.configuration.context
         var windows: [[Int32]] = []

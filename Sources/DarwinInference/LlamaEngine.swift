@@ -87,7 +87,8 @@ public final class LlamaEngine: @unchecked Sendable {
             if let cached { return cached }
             guard let library = LlamaInstallation.engineLibrary else {
                 throw LlamaError(
-                    "the llama backend needs darwin's llama.cpp engine, not built on this machine: run scripts/build-llama")
+                    "the llama backend needs darwin's llama.cpp engine, not built on this machine: run scripts/build-llama"
+                )
             }
             var error = [CChar](repeating: 0, count: 512)
             guard let api = dl_load(library.path, &error, error.count) else {
@@ -179,7 +180,9 @@ public final class LlamaEngine: @unchecked Sendable {
     }
 
     /// Sum of log-probabilities of every token but the first, and how many were scored, per sequence.
-    func score(_ sequences: [[Int32]]) async throws -> (scores: [(logprob: Double, tokens: Int, error: String)], stats: dl_call_stats) {
+    func score(_ sequences: [[Int32]]) async throws -> (
+        scores: [(logprob: Double, tokens: Int, error: String)], stats: dl_call_stats
+    ) {
         try await onQueue { [self] in
             try scoreNow(sequences)
         }
@@ -204,11 +207,14 @@ public final class LlamaEngine: @unchecked Sendable {
         var results = [dl_result](repeating: dl_result(), count: requests.count)
         var stats = dl_call_stats()
         var error = [CChar](repeating: 0, count: 512)
-        let tokenBuffers = requests.map { UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, $0.tokens.count)) }
+        let tokenBuffers = requests.map {
+            UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, $0.tokens.count))
+        }
         defer { tokenBuffers.forEach { $0.deallocate() } }
         for (i, r) in requests.enumerated() { _ = tokenBuffers[i].initialize(from: r.tokens) }
         var cRequests = requests.enumerated().map { i, r in
-            dl_request(tokens: UnsafePointer(tokenBuffers[i].baseAddress), n_tokens: Int32(r.tokens.count), seed: r.seed)
+            dl_request(
+                tokens: UnsafePointer(tokenBuffers[i].baseAddress), n_tokens: Int32(r.tokens.count), seed: r.seed)
         }
         let stops = sampling.stop.map { strdup($0) }
         defer { stops.forEach { free($0) } }
@@ -237,7 +243,9 @@ public final class LlamaEngine: @unchecked Sendable {
         for i in results.indices {
             let r = results[i]
             let text =
-                r.text.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.text_len)), as: UTF8.self) }
+                r.text.map {
+                    String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.text_len)), as: UTF8.self)
+                }
                 ?? ""
             let message = withUnsafeBytes(of: r.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             let finish: FinishReason? =
@@ -257,7 +265,9 @@ public final class LlamaEngine: @unchecked Sendable {
         return (answers, stats)
     }
 
-    private func scoreNow(_ sequences: [[Int32]]) throws -> (scores: [(logprob: Double, tokens: Int, error: String)], stats: dl_call_stats) {
+    private func scoreNow(_ sequences: [[Int32]]) throws -> (
+        scores: [(logprob: Double, tokens: Int, error: String)], stats: dl_call_stats
+    ) {
         var scores = [dl_score](repeating: dl_score(), count: sequences.count)
         var stats = dl_call_stats()
         var error = [CChar](repeating: 0, count: 512)

@@ -58,7 +58,8 @@ public final class ResponseCache: Sendable {
             for chunk in stride(from: 0, to: keys.count, by: 500).map({ Array(keys[$0..<min(keys.count, $0 + 500)]) }) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
                 let rows = try Row.fetchAll(
-                    db, sql: "SELECT key, value FROM responses WHERE key IN (\(marks))", arguments: StatementArguments(chunk))
+                    db, sql: "SELECT key, value FROM responses WHERE key IN (\(marks))",
+                    arguments: StatementArguments(chunk))
                 for row in rows {
                     let data: Data = row["value"]
                     if let value = try? decoder.decode(Value.self, from: data) { found[row["key"]] = value }
@@ -69,7 +70,9 @@ public final class ResponseCache: Sendable {
     }
 
     /// Stores answers in one transaction.
-    public func store<Value: Encodable>(_ entries: [(key: String, value: Value)], operation: String, model: String) throws {
+    public func store<Value: Encodable>(_ entries: [(key: String, value: Value)], operation: String, model: String)
+        throws
+    {
         guard !entries.isEmpty else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -78,7 +81,8 @@ public final class ResponseCache: Sendable {
         try pool.write { db in
             for (key, data) in encoded {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO responses (key, operation, model, value, created_at) VALUES (?, ?, ?, ?, ?)",
+                    sql:
+                        "INSERT OR REPLACE INTO responses (key, operation, model, value, created_at) VALUES (?, ?, ?, ?, ?)",
                     arguments: [key, operation, model, data, now])
             }
         }

@@ -43,8 +43,10 @@ import Testing
     func l3Counters(_ out: String, _ step: String) throws -> JSONObject {
         let r = try darwin(["stats", dir.path + "/" + out, "--json"])
         let stats = try #require(try JSONValue.parse(r.stdout).objectValue)
-        let l3 = try #require(stats["stages"]?.arrayValue?.compactMap(\.objectValue).first { $0["name"]?.stringValue == "L3" })
-        let s = try #require(l3["steps"]?.arrayValue?.compactMap(\.objectValue).first { $0["step"]?.stringValue == step })
+        let l3 = try #require(
+            stats["stages"]?.arrayValue?.compactMap(\.objectValue).first { $0["name"]?.stringValue == "L3" })
+        let s = try #require(
+            l3["steps"]?.arrayValue?.compactMap(\.objectValue).first { $0["step"]?.stringValue == step })
         return s["counters"]?.objectValue ?? JSONObject()
     }
 
@@ -97,14 +99,14 @@ import Testing
         try Data("not a model".utf8).write(to: URL(fileURLWithPath: fake))
         let recipe = dir.file("wrong.yaml")
         try """
-            input: {paths: [\(Repository.sampleDirectory)]}
-            output: \(dir.path)/wrong
-            stages:
-              - name: L3
-                level: L3
-                steps:
-                  - llm_score: {model: \(fake)}
-            """.write(toFile: recipe, atomically: true, encoding: .utf8)
+        input: {paths: [\(Repository.sampleDirectory)]}
+        output: \(dir.path)/wrong
+        stages:
+          - name: L3
+            level: L3
+            steps:
+              - llm_score: {model: \(fake)}
+        """.write(toFile: recipe, atomically: true, encoding: .utf8)
         let r = try darwin(["validate", recipe])
         #expect(r.status != 0)
         #expect(r.stderr.contains("wrong.yaml:7:") && r.stderr.contains("not a GGUF model"), "\(r.stderr)")

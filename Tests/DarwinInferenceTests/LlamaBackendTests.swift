@@ -103,7 +103,9 @@ import Testing
         #expect(try same.map { try $0.get() } == s)
         let (alone, _) = await backend.score([natural], maxTokens: 4096)
         let a = try alone[0].get()
-        #expect(a.tokens == s[0].tokens && abs(a.logprobSum - s[0].logprobSum) < 1e-2 * abs(s[0].logprobSum), "\(a) \(s[0])")
+        #expect(
+            a.tokens == s[0].tokens && abs(a.logprobSum - s[0].logprobSum) < 1e-2 * abs(s[0].logprobSum), "\(a) \(s[0])"
+        )
     }
 
     @Test func embeddingsArePooledPerText() async throws {

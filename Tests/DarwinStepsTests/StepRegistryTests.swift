@@ -38,7 +38,7 @@ struct ExampleOutcome {
     let example: StepExample
     let decision: Decision
     /// The document as the step left it.
-    let document: Document
+    var document: Document
 }
 
 /// Runs every example of a step, in order.

@@ -42,9 +42,28 @@ import Testing
         return (rows, malformed)
     }
 
+    /// Fields whose values are a model's numbers: they follow the model file and the CPU's arithmetic (the
+    /// model's content hash is part of a stage's fingerprint), not the step's code, so the table hashes their
+    /// presence and type only.
+    static let modelFields: [String: [String]] = [
+        "perplexity_score": ["metadata.perplexity", "metadata.perplexity_bpb"],
+        "llm_score": ["metadata.llm_score", "metadata.llm_score_reason"],
+    ]
+
     /// The outcome of one example as the bytes the table hashes: the decision (with the new documents of a
     /// replacement or an addition, one a line), then the document as the step left it.
-    static func record(_ outcome: ExampleOutcome) -> String {
+    static func record(_ outcome: ExampleOutcome, step: String = "") -> String {
+        var outcome = outcome
+        for field in modelFields[step] ?? [] {
+            guard let value = outcome.document.value(atPath: field) else { continue }
+            let kind: String =
+                switch value {
+                case .number: "<number>"
+                case .string: "<string>"
+                default: "<other>"
+                }
+            outcome.document.setValue(.string(kind), atPath: field)
+        }
         func lines(_ documents: [Document]) -> String { documents.map { "\n" + $0.jsonString }.joined() }
         let decision: String
         switch outcome.decision {
@@ -58,7 +77,7 @@ import Testing
 
     /// The hash of a step's examples' outcomes, as 32 hex digits.
     static func hash(_ d: StepDescriptor) async throws -> String {
-        let h = Hashing.xxh128(try await runExamples(of: d).map(record).joined())
+        let h = Hashing.xxh128(try await runExamples(of: d).map { record($0, step: d.id) }.joined())
         return Hashing.hex(h.high) + Hashing.hex(h.low)
     }
 

@@ -246,7 +246,8 @@ public struct StatsRenderer {
         guard !models.isEmpty else { return "" }
         var rows = [
             [
-                "model step", "requests", "cache hits", "calls", "prompt tok", "output tok", "tok/s", "p50 ms", "p90 ms",
+                "model step", "requests", "cache hits", "calls", "prompt tok", "output tok", "tok/s", "p50 ms",
+                "p90 ms",
                 "p99 ms",
             ]
         ]
@@ -262,7 +263,8 @@ public struct StatsRenderer {
             rows.append([
                 name, Format.count(c["requests"] ?? 0), Format.count(c["cache_hits"] ?? 0),
                 Format.count(c["model_calls"] ?? 0), Format.count(c["prompt_tokens"] ?? 0),
-                Format.count(c["completion_tokens"] ?? 0), rate > 0 ? String(format: "%.0f", rate) : "–", p(0.5), p(0.9),
+                Format.count(c["completion_tokens"] ?? 0), rate > 0 ? String(format: "%.0f", rate) : "–", p(0.5),
+                p(0.9),
                 p(0.99),
             ])
             for group in ["retries", "failures", "finish"] {

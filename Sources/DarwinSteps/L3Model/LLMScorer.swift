@@ -29,7 +29,8 @@ struct LLMScorer: BatchStep {
             ParameterSpec(
                 "prompt", .string, default: "edu-score.yaml",
                 "prompt file (system, user with {{text}}): a path, or a name in configs/prompts"),
-            ParameterSpec("key", .string, default: "llm_score", "metadata key of the score (the reason goes to <key>_reason)"),
+            ParameterSpec(
+                "key", .string, default: "llm_score", "metadata key of the score (the reason goes to <key>_reason)"),
             ParameterSpec("min_score", .integer(min: 0, max: 1000), default: 0, "lowest score the model may give"),
             ParameterSpec("max_score", .integer(min: 0, max: 1000), default: 5, "highest score the model may give"),
             ParameterSpec(
@@ -38,18 +39,24 @@ struct LLMScorer: BatchStep {
             ParameterSpec(
                 "reason_chars", .integer(min: 1, max: 2000), default: 160, "longest reason, in characters"),
             ParameterSpec("temperature", .number(min: 0, max: 5), default: 0, "0: greedy"),
-            ParameterSpec("seed", .integer(min: 0, max: Int(UInt32.max)), default: 0, "sampling seed (temperature > 0)"),
+            ParameterSpec(
+                "seed", .integer(min: 0, max: Int(UInt32.max)), default: 0, "sampling seed (temperature > 0)"),
         ],
         histograms: [InferenceCounters.latency],
         examples: [
             StepExample(
                 ExampleText.document("a", ExampleText.english),
-                parameters: ["model": "SmolLM2-135M-Instruct.Q4_1.gguf", "parallel": 2, "context": 1024, "cache": "none"],
+                parameters: [
+                    "model": "SmolLM2-135M-Instruct.Q4_1.gguf", "parallel": 2, "context": 1024, "cache": "none",
+                ],
                 expect: .keep)
         ],
         resources: { p in
             try ModelSettings.resources(p)
-                + [ResourceReference(parameter: "prompt", path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"))]
+                + [
+                    ResourceReference(
+                        parameter: "prompt", path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"))
+                ]
         },
         check: { p in
             try ModelSettings.check(p)
@@ -59,12 +66,14 @@ struct LLMScorer: BatchStep {
         make: { p in .batched(try LLMScorer(p)) })
 
     static func template(_ p: Parameters) throws -> PromptTemplate {
-        try PromptTemplate(path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"), parameter: "prompt")
+        try PromptTemplate(
+            path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"), parameter: "prompt")
     }
 
     static func checkRange(_ p: Parameters) throws {
         guard p.int("min_score") <= p.int("max_score") else {
-            throw ParameterError("max_score", "max_score (\(p.int("max_score"))) is below min_score (\(p.int("min_score")))")
+            throw ParameterError(
+                "max_score", "max_score (\(p.int("max_score"))) is below min_score (\(p.int("min_score")))")
         }
     }
 

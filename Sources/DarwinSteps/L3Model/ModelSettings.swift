@@ -56,7 +56,8 @@ struct ModelSettings: Sendable {
             ),
             ParameterSpec(
                 "cache", .string, default: .null,
-                "response cache (SQLite) shared by every task: a path, or none; default <output>/_cache/responses.sqlite"),
+                "response cache (SQLite) shared by every task: a path, or none; default <output>/_cache/responses.sqlite"
+            ),
         ]
     }
 
@@ -80,7 +81,8 @@ struct ModelSettings: Sendable {
             openai = nil
         case .openai:
             guard let url = p.optionalString("url"), !url.isEmpty else {
-                throw ParameterError("url", "the openai backend needs url: the server's base URL, e.g. http://127.0.0.1:8080/v1")
+                throw ParameterError(
+                    "url", "the openai backend needs url: the server's base URL, e.g. http://127.0.0.1:8080/v1")
             }
             model = p.string("model")
             var c = OpenAIConfiguration(baseURL: url, model: model)
@@ -110,20 +112,19 @@ struct ModelSettings: Sendable {
     /// The model file, for the stage's fingerprint (a replaced model is a recipe change).
     static func resources(_ p: Parameters) throws -> [ResourceReference] {
         guard p.string("backend") != "openai" else { return [] }
-        return [ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))]
+        return [
+            ResourceReference(parameter: "model", path: try ModelLocator.resolve(p.string("model"), parameter: "model"))
+        ]
     }
 
     /// The backend, opened once per process and shared by every task and step that names the same settings.
     func openBackend() throws -> any InferenceBackend {
-        switch backend {
-        case .llama:
-            let c = llama!
+        if let c = llama {
             let key = "\(c.modelPath)|\(c.parallel)|\(c.context)|\(c.prefixTokens)|\(c.batchTokens)|\(c.threads)"
             return try ResourceRegistry.shared.resource("llama backend", key) { try LlamaBackend(c) }
-        case .openai:
-            let c = openai!
-            return try ResourceRegistry.shared.resource("openai backend", "\(c)") { try OpenAIBackend(c) }
         }
+        guard let c = openai else { throw ParameterError("backend", "no backend configured") }
+        return try ResourceRegistry.shared.resource("openai backend", "\(c)") { try OpenAIBackend(c) }
     }
 
     /// The response cache of this step in this job, opened once per process.
@@ -150,7 +151,9 @@ enum GGUFHeader {
             throw ParameterError(parameter, "\(path): GGUF version \(version), llama.cpp reads versions 2 and 3")
         }
         let size = Int((try? handle.seekToEnd()) ?? 0)
-        guard size > 1 << 20 else { throw ParameterError(parameter, "\(path): \(size) bytes, too small for a model (truncated?)") }
+        guard size > 1 << 20 else {
+            throw ParameterError(parameter, "\(path): \(size) bytes, too small for a model (truncated?)")
+        }
     }
 }
 

@@ -21,22 +21,30 @@ struct PerplexityScorer: BatchStep {
         reference:
             "perplexity filtering with a reference LM (CCNet, Wenzek et al. 2020); seed talk: a small pilot model's perplexity as a cheap quality signal",
         kind: .batched,
-        parameters: ModelSettings.parameters(parallel: 8, context: 512).filter { ModelSettings.localParameters.contains($0.name) } + [
-            ParameterSpec("backend", .choice(["llama"]), default: "llama", "llama only: scores need the model's logits"),
+        parameters: ModelSettings.parameters(parallel: 8, context: 512).filter {
+            ModelSettings.localParameters.contains($0.name)
+        } + [
+            ParameterSpec(
+                "backend", .choice(["llama"]), default: "llama", "llama only: scores need the model's logits"),
             BatchParameters.batchSize(default: 16), BatchParameters.inFlight(default: 1),
             ParameterSpec("key", .string, default: "perplexity", "metadata key (bits per byte go to <key>_bpb)"),
             ParameterSpec(
-                "max_tokens", .integer(min: 2, max: 1 << 24), default: 1024, "tokens scored from the start of each document"),
+                "max_tokens", .integer(min: 2, max: 1 << 24), default: 1024,
+                "tokens scored from the start of each document"),
         ],
         histograms: [
             InferenceCounters.latency,
-            HistogramSpec(name: "perplexity", lower: 1, upper: 1e5, bins: 50, scale: .log, summary: "perplexity per token"),
-            HistogramSpec(name: "bits_per_byte", lower: 0, upper: 4, bins: 40, scale: .linear, summary: "bits per UTF-8 byte"),
+            HistogramSpec(
+                name: "perplexity", lower: 1, upper: 1e5, bins: 50, scale: .log, summary: "perplexity per token"),
+            HistogramSpec(
+                name: "bits_per_byte", lower: 0, upper: 4, bins: 40, scale: .linear, summary: "bits per UTF-8 byte"),
         ],
         examples: [
             StepExample(
                 ExampleText.document("a", ExampleText.english),
-                parameters: ["model": "SmolLM2-135M-Instruct.Q4_1.gguf", "parallel": 2, "context": 128, "cache": "none"],
+                parameters: [
+                    "model": "SmolLM2-135M-Instruct.Q4_1.gguf", "parallel": 2, "context": 128, "cache": "none",
+                ],
                 expect: .keep)
         ],
         resources: { p in try ModelSettings.resources(p) },
@@ -52,7 +60,8 @@ struct PerplexityScorer: BatchStep {
     }
 
     func process(_ batch: [Document], context: inout StepContext) async throws -> [BatchOutcome] {
-        let calls = CachedInference(backend: try settings.openBackend(), cache: try settings.openCache(context), templateHash: "")
+        let calls = CachedInference(
+            backend: try settings.openBackend(), cache: try settings.openCache(context), templateHash: "")
         let (results, report) = try await calls.score(batch.map(\.text), maxTokens: maxTokens)
         var counted = report
         counted.failures["too_short"] = nil
@@ -67,7 +76,8 @@ struct PerplexityScorer: BatchStep {
                 return .failed(d, "perplexity_score: \(f.reason): \(f.message)")
             case .success(let score):
                 d.setValue(.number(JSONNumber(lexeme: Self.lexeme(score.perplexity))), atPath: "metadata." + key)
-                d.setValue(.number(JSONNumber(lexeme: Self.lexeme(score.bitsPerByte))), atPath: "metadata." + key + "_bpb")
+                d.setValue(
+                    .number(JSONNumber(lexeme: Self.lexeme(score.bitsPerByte))), atPath: "metadata." + key + "_bpb")
                 context.observe(perplexity.name, score.perplexity)
                 context.observe(bitsPerByte.name, score.bitsPerByte)
                 return .keep(d)

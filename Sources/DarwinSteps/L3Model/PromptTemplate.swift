@@ -46,7 +46,8 @@ struct PromptTemplate: Sendable {
         let parts = user.components(separatedBy: Self.placeholder)
         guard parts.count == 2 else {
             throw ParameterError(
-                parameter, "\(path): the user message must contain \(Self.placeholder) exactly once (found \(parts.count - 1))")
+                parameter,
+                "\(path): the user message must contain \(Self.placeholder) exactly once (found \(parts.count - 1))")
         }
         system = fields["system"] as? String
         lead = parts[0]
