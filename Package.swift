@@ -77,7 +77,8 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(name: "DarwinBench", dependencies: ["DarwinCore", "DarwinIO", "CDarwinText", "CDarwinHTML"]),
+        .executableTarget(
+            name: "DarwinBench", dependencies: ["DarwinCore", "DarwinIO", "DarwinInference", "CDarwinText", "CDarwinHTML"]),
 
         // MARK: - tests
         .target(

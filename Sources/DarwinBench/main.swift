@@ -187,6 +187,7 @@ do {
     case "json": try benchJSON(Array(args.dropFirst()))
     case "words": try dumpWords(Array(args.dropFirst()))
     case "html": try benchHTML(Array(args.dropFirst()))
+    case "inference": try await benchInference(Array(args.dropFirst()))
     default:
         FileHandle.standardError.write(Data("unknown benchmark '\(command)'\n".utf8))
         exit(2)

@@ -179,6 +179,14 @@ public final class LlamaEngine: @unchecked Sendable {
         }
     }
 
+    /// Generates for prompts given as tokens, without a shared prefix (benchmarks): each answer's text and
+    /// the tokens generated for it.
+    public func generate(tokens prompts: [[Int32]], sampling: Sampling) async throws -> [(text: String, tokens: Int)] {
+        let requests = prompts.map { (tokens: $0, seed: UInt32(truncatingIfNeeded: sampling.seed)) }
+        let (answers, _) = try await generate(prefix: [], requests: requests, sampling: sampling)
+        return answers.map { ($0.text, $0.completionTokens) }
+    }
+
     /// Sum of log-probabilities of every token but the first, and how many were scored, per sequence.
     func score(_ sequences: [[Int32]]) async throws -> (
         scores: [(logprob: Double, tokens: Int, error: String)], stats: dl_call_stats
