@@ -180,7 +180,7 @@ public final class LlamaBackend: InferenceBackend {
         statistics.calls = texts.count
         let started = Date()
         do {
-            let (scores, _) = try await engine.score(windows)
+            let (scores, _, _) = try await engine.score(windows)
             var sums = [Double](repeating: 0, count: texts.count)
             var counts = [Int](repeating: 0, count: texts.count)
             var errors = [String?](repeating: nil, count: texts.count)
@@ -201,6 +201,28 @@ public final class LlamaBackend: InferenceBackend {
         } catch {
             let failure = InferenceFailure(reason: "engine", message: "\(error)")
             return (texts.map { _ in .failure(failure) }, statistics)
+        }
+    }
+}
+
+extension LlamaBackend {
+    /// The tokens of each text (its first `context` tokens, the first one the model's start token) and the
+    /// log-probability of each token after the first given those before it, decoded together.
+    public func tokenLogprobs(_ texts: [String]) async -> [Result<
+        (tokens: [Int32], logprobs: [Float]), InferenceFailure
+    >] {
+        let context = engine.configuration.context
+        let sequences = texts.map { Array(engine.tokenize($0, addBOS: true, special: false).prefix(context)) }
+        do {
+            let (scores, perToken, _) = try await engine.score(sequences, perToken: true)
+            return sequences.indices.map { i in
+                if !scores[i].error.isEmpty {
+                    return .failure(InferenceFailure(reason: "too_long", message: scores[i].error))
+                }
+                return .success((sequences[i], perToken[i]))
+            }
+        } catch {
+            return texts.map { _ in .failure(InferenceFailure(reason: "engine", message: "\(error)")) }
         }
     }
 }

@@ -188,11 +188,11 @@ public final class LlamaEngine: @unchecked Sendable {
     }
 
     /// Sum of log-probabilities of every token but the first, and how many were scored, per sequence.
-    func score(_ sequences: [[Int32]]) async throws -> (
-        scores: [(logprob: Double, tokens: Int, error: String)], stats: dl_call_stats
+    func score(_ sequences: [[Int32]], perToken: Bool = false) async throws -> (
+        scores: [(logprob: Double, tokens: Int, error: String)], perToken: [[Float]], stats: dl_call_stats
     ) {
         try await onQueue { [self] in
-            try scoreNow(sequences)
+            try scoreNow(sequences, perToken: perToken)
         }
     }
 
@@ -273,8 +273,8 @@ public final class LlamaEngine: @unchecked Sendable {
         return (answers, stats)
     }
 
-    private func scoreNow(_ sequences: [[Int32]]) throws -> (
-        scores: [(logprob: Double, tokens: Int, error: String)], stats: dl_call_stats
+    private func scoreNow(_ sequences: [[Int32]], perToken: Bool) throws -> (
+        scores: [(logprob: Double, tokens: Int, error: String)], perToken: [[Float]], stats: dl_call_stats
     ) {
         var scores = [dl_score](repeating: dl_score(), count: sequences.count)
         var stats = dl_call_stats()
@@ -285,7 +285,13 @@ public final class LlamaEngine: @unchecked Sendable {
         var requests = sequences.indices.map {
             dl_request(tokens: UnsafePointer(buffers[$0].baseAddress), n_tokens: Int32(sequences[$0].count), seed: 0)
         }
-        let status = api.pointee.score(engine, &requests, Int32(requests.count), &scores, &stats, &error, error.count)
+        let counts = sequences.map { max(0, $0.count - 1) }
+        var values = [Float](repeating: .nan, count: perToken ? max(1, counts.reduce(0, +)) : 0)
+        let status = values.withUnsafeMutableBufferPointer { out in
+            api.pointee.score(
+                engine, &requests, Int32(requests.count), &scores, perToken ? out.baseAddress : nil, &stats, &error,
+                error.count)
+        }
         if status != 0 { throw LlamaError(text(of: error)) }
         let out = scores.map { s in
             (
@@ -293,7 +299,15 @@ public final class LlamaEngine: @unchecked Sendable {
                 error: withUnsafeBytes(of: s.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             )
         }
-        return (out, stats)
+        var split: [[Float]] = []
+        if perToken {
+            var offset = 0
+            for n in counts {
+                split.append(Array(values[offset..<offset + n]))
+                offset += n
+            }
+        }
+        return (out, split, stats)
     }
 
     private func embedNow(_ sequences: [[Int32]]) throws -> (vectors: [[Float]], stats: dl_call_stats) {

@@ -108,6 +108,20 @@ import Testing
         )
     }
 
+    @Test func perTokenLogprobsAddUpToTheScore() async throws {
+        let backend = try Self.backend(parallel: 2, context: 64)
+        let text = "The cat sat on the mat. It was a sunny day."
+        let results = await backend.tokenLogprobs([text, "Paris is the capital of France."])
+        let (tokens, logprobs) = try results[0].get()
+        #expect(logprobs.count == tokens.count - 1 && logprobs.allSatisfy { $0 <= 0 && $0.isFinite })
+        let (scores, _) = await backend.score([text, "Paris is the capital of France."], maxTokens: 64)
+        let total = try scores[0].get().logprobSum
+        #expect(abs(Double(logprobs.reduce(0, +)) - total) < 1e-3 * abs(total))
+        // "France" after "Paris is the capital of" is likely (the last value is the full stop).
+        let (_, paris) = try results[1].get()
+        #expect(paris.count >= 5 && paris[paris.count - 2] > -3, "\(paris)")
+    }
+
     @Test func embeddingsArePooledPerText() async throws {
         let backend = try Self.backend(parallel: 4, context: 128, embeddings: true)
         let (vectors, _) = await backend.embed(["a cat on a mat", "a cat on a mat", "quantum chromodynamics"])

@@ -69,7 +69,7 @@ import Testing
     }
 
     /// Starts llama-server on a free port; fails the test, naming the script to run, if it or the model is missing.
-    static func startServer() async throws -> LlamaServerProcess {
+    static func startServer(options: [String] = serverOptions) async throws -> LlamaServerProcess {
         let binary = try #require(
             LlamaInstallation.tool("llama-server"),
             "llama-server is not built in \(LlamaInstallation.root.path)/bin: run scripts/build-llama --tools (make test does)"
@@ -78,7 +78,7 @@ import Testing
             FileManager.default.fileExists(atPath: modelPath),
             "\(modelPath) is missing: run scripts/fetch-models (make test does)")
         let server = try LlamaServerProcess(
-            binary: binary, model: modelPath, port: try freeLoopbackPort(), options: serverOptions)
+            binary: binary, model: modelPath, port: try freeLoopbackPort(), options: options)
         try await server.waitUntilHealthy(timeout: 60)
         return server
     }

@@ -427,12 +427,14 @@ typedef struct feed {
     int32_t fed;   // tokens given
 } feed;
 
-static int32_t dl_score_sequences(dl_engine *e, const dl_request *seqs, int32_t n, dl_score *scores, dl_call_stats *stats,
-                        char *error, size_t error_len) {
+static int32_t dl_score_sequences(dl_engine *e, const dl_request *seqs, int32_t n, dl_score *scores,
+                                  float *token_logprobs, dl_call_stats *stats, char *error, size_t error_len) {
     const int32_t n_seq = e->params.n_seq, n_vocab = llama_vocab_n_tokens(e->vocab);
     memset(scores, 0, sizeof(dl_score) * (size_t)n);
     reset_memory(e);
     llama_memory_t mem = llama_get_memory(e->ctx);
+    int64_t *offsets = calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t));
+    for (int32_t i = 1; i < n; i++) offsets[i] = offsets[i - 1] + (seqs[i - 1].n_tokens > 0 ? seqs[i - 1].n_tokens - 1 : 0);
     feed *slots = calloc((size_t)n_seq, sizeof(feed));
     int32_t *rows = malloc(sizeof(int32_t) * (size_t)e->params.n_batch * 2);
     for (int32_t i = 0; i < n_seq; i++) slots[i].seq = -1;
@@ -476,8 +478,10 @@ static int32_t dl_score_sequences(dl_engine *e, const dl_request *seqs, int32_t 
             const dl_request *rq = &seqs[slots[i].seq];
             const float *logits = llama_get_logits_ith(e->ctx, b);
             dl_score *sc = &scores[slots[i].seq];
-            sc->logprob_sum += token_logprob(logits, n_vocab, rq->tokens[rows[b] + 1]);
+            double lp = token_logprob(logits, n_vocab, rq->tokens[rows[b] + 1]);
+            sc->logprob_sum += lp;
             sc->scored_tokens++;
+            if (token_logprobs) token_logprobs[offsets[slots[i].seq] + rows[b]] = (float)lp;
         }
         for (int32_t i = 0; i < n_seq; i++) {
             if (slots[i].seq >= 0 && slots[i].fed >= seqs[slots[i].seq].n_tokens) {
@@ -489,6 +493,7 @@ static int32_t dl_score_sequences(dl_engine *e, const dl_request *seqs, int32_t 
     }
     free(rows);
     free(slots);
+    free(offsets);
     reset_memory(e);
     return status;
 }

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define DL_ABI_VERSION 3
+#define DL_ABI_VERSION 4
 
 typedef struct dl_engine dl_engine;
 
@@ -116,9 +116,11 @@ typedef struct dl_api {
                         char *error, size_t error_len);
     void (*free_result)(dl_result *result);
 
-    /// Log-probabilities of token sequences (each at most n_ctx_seq tokens), decoded together.
+    /// Log-probabilities of token sequences (each at most n_ctx_seq tokens), decoded together. When
+    /// `token_logprobs` is given, it receives log p(token j | tokens before) of every token but the first of
+    /// each sequence, sequence after sequence (n_tokens - 1 values each).
     int32_t (*score)(dl_engine *engine, const dl_request *sequences, int32_t n, dl_score *scores,
-                     dl_call_stats *stats, char *error, size_t error_len);
+                     float *token_logprobs, dl_call_stats *stats, char *error, size_t error_len);
 
     /// Mean-pooled embeddings (n × n_embd floats) of token sequences; needs an engine opened with embeddings.
     int32_t (*embed)(dl_engine *engine, const dl_request *sequences, int32_t n, float *out, dl_call_stats *stats,

@@ -38,6 +38,10 @@ struct LLMScorer: BatchStep {
                 "characters of the document shown to the model (0: all)"),
             ParameterSpec(
                 "reason_chars", .integer(min: 1, max: 2000), default: 160, "longest reason, in characters"),
+            ParameterSpec(
+                "grammar", .boolean, default: true,
+                "hold the answer to its shape with a GBNF grammar (llama, llama-server); off for servers that refuse the field"
+            ),
             ParameterSpec("temperature", .number(min: 0, max: 5), default: 0, "0: greedy"),
             ParameterSpec(
                 "seed", .integer(min: 0, max: Int(UInt32.max)), default: 0, "sampling seed (temperature > 0)"),
@@ -98,7 +102,7 @@ struct LLMScorer: BatchStep {
         s.temperature = p.double("temperature")
         s.seed = UInt64(p.int("seed"))
         s.maxTokens = p.int("reason_chars") + 16 + String(range.upperBound).count
-        s.grammar = Self.grammar(range: range, reasonChars: p.int("reason_chars"))
+        s.grammar = p.bool("grammar") ? Self.grammar(range: range, reasonChars: p.int("reason_chars")) : nil
         sampling = s
         histogram = HistogramSpec(
             name: key, lower: Double(range.lowerBound), upper: Double(range.upperBound) + 1,
