@@ -144,6 +144,7 @@ func llamaConfiguration(_ options: [String: String], parallel: Int) -> LlamaConf
     c.context = options["context"].flatMap(Int.init) ?? 1024
     c.threads = options["threads"].flatMap(Int.init) ?? 2
     c.batchTokens = options["batch-tokens"].flatMap(Int.init) ?? 2048
+    c.prefixTokens = options["prefix-tokens"].flatMap(Int.init) ?? 1024
     return c
 }
 

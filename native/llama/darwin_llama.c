@@ -1,5 +1,5 @@
 // darwin's engine on llama.cpp: continuous batching of many sequences in one context, a shared prompt
-// prefix decoded once and copied to every sequence, sampling chains with grammars and stop strings,
+// prefix decoded once per call and its KV copied to every sequence, sampling chains with grammars and stop strings,
 // per-token log-probabilities and mean-pooled embeddings. Interface: darwin_llama.h.
 //
 // Every call starts from an empty KV cache and decodes its requests in a fixed order, so the same requests
@@ -67,16 +67,20 @@ static dl_engine *dl_open(const dl_engine_params *p, char *error, size_t error_l
         return NULL;
     }
     struct llama_context_params cp = llama_context_default_params();
-    int64_t n_ctx = (int64_t)p->n_seq * p->n_ctx_seq + p->n_prefix_max;
+    // One KV stream per sequence (each attends over its own cells only, as fast as separate contexts), and one
+    // more for the shared prefix, which is decoded there once per call and copied into each sequence's stream.
+    // Every stream holds the prefix and a sequence's own tokens.
+    int32_t streams = p->embeddings ? p->n_seq : p->n_seq + 1;
+    int64_t n_ctx = (int64_t)streams * (p->n_ctx_seq + (p->embeddings ? 0 : p->n_prefix_max));
     cp.n_ctx = (uint32_t)n_ctx;
     cp.n_batch = (uint32_t)p->n_batch;
     cp.n_ubatch = (uint32_t)(p->n_batch < 512 ? p->n_batch : 512);
-    // A sequence more for the shared prefix; an embedding context has none (and mean pooling over a
-    // sequence count it does not expect fails an assertion in this llama.cpp).
-    cp.n_seq_max = (uint32_t)(p->embeddings ? p->n_seq : p->n_seq + 1);
+    // An embedding context has no prefix stream (and mean pooling over a sequence count it does not expect
+    // fails an assertion in this llama.cpp).
+    cp.n_seq_max = (uint32_t)streams;
     cp.n_threads = p->n_threads;
     cp.n_threads_batch = p->n_threads;
-    cp.kv_unified = true; // the prefix's cells are shared by every sequence, not copied
+    cp.kv_unified = false;
     cp.no_perf = true;
     if (p->embeddings) {
         cp.embeddings = true;
