@@ -99,10 +99,13 @@ public final class LlamaBackend: InferenceBackend {
         let sharedTexts = Set(valid.map(\.prepared.shared))
         let prefix: [Int32]
         var calls: [(tokens: [Int32], seed: UInt32)] = []
-        if sharedTexts.count == 1, let shared = sharedTexts.first {
-            prefix = engine.tokenize(shared, addBOS: true, special: true)
+        let sharedTokens = sharedTexts.count == 1 ? sharedTexts.first.map { engine.tokenize($0, addBOS: true, special: true) } : nil
+        if let sharedTokens, sharedTokens.count <= engine.configuration.prefixTokens {
+            prefix = sharedTokens
             calls = valid.map { ($0.prepared.own, Self.seed(requests[$0.index], sampling)) }
         } else {
+            // Requests that share nothing, or a shared part longer than the room kept for it: each request
+            // carries its whole prompt.
             prefix = []
             calls = valid.map {
                 (

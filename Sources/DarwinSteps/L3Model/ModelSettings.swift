@@ -61,7 +61,9 @@ struct ModelSettings: Sendable {
         ]
     }
 
-    init(_ p: Parameters) throws {
+    /// - Parameter prefixTokens: tokens of context kept for the prompt every request shares (0 for a step
+    ///   whose requests share nothing); a longer shared prompt is decoded with each request instead.
+    init(_ p: Parameters, prefixTokens: Int = 512) throws {
         backend = Backend(rawValue: p.string("backend")) ?? .llama
         let cache = p.optionalString("cache")
         cacheEnabled = cache != "none"
@@ -73,7 +75,7 @@ struct ModelSettings: Sendable {
             var c = LlamaConfiguration(modelPath: path)
             c.parallel = p.int("parallel")
             c.context = p.int("context")
-            c.prefixTokens = min(4096, max(256, p.int("context") / 2))
+            c.prefixTokens = prefixTokens
             c.batchTokens = max(512, p.int("parallel") + 1)
             let threads = p.int("threads")
             c.threads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount

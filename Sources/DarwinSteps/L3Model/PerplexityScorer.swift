@@ -52,7 +52,7 @@ struct PerplexityScorer: BatchStep {
         make: { p in .batched(try PerplexityScorer(p)) })
 
     init(_ p: Parameters) throws {
-        settings = try ModelSettings(p)
+        settings = try ModelSettings(p, prefixTokens: 0)
         key = p.string("key")
         maxTokens = p.int("max_tokens")
         perplexity = Self.descriptor.histograms[1]
