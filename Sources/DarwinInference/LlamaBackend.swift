@@ -99,7 +99,8 @@ public final class LlamaBackend: InferenceBackend {
         let sharedTexts = Set(valid.map(\.prepared.shared))
         let prefix: [Int32]
         var calls: [(tokens: [Int32], seed: UInt32)] = []
-        let sharedTokens = sharedTexts.count == 1 ? sharedTexts.first.map { engine.tokenize($0, addBOS: true, special: true) } : nil
+        let shared = sharedTexts.count == 1 ? sharedTexts.first : nil
+        let sharedTokens = shared.map { engine.tokenize($0, addBOS: true, special: true) }
         if let sharedTokens, sharedTokens.count <= engine.configuration.prefixTokens {
             prefix = sharedTokens
             calls = valid.map { ($0.prepared.own, Self.seed(requests[$0.index], sampling)) }

@@ -6,12 +6,14 @@ import Testing
 
 /// The llama backend on the real SmolLM2-135M-Instruct model.
 @Suite(.serialized) struct LlamaBackendTests {
-    static func backend(parallel: Int = 4, context: Int = 512, embeddings: Bool = false) throws -> LlamaBackend {
+    static func backend(parallel: Int = 4, context: Int = 512, embeddings: Bool = false, prefixTokens: Int = 256)
+        throws -> LlamaBackend
+    {
         if let missing = SmallModel.missing { Issue.record(Comment(rawValue: missing)) }
         var configuration = LlamaConfiguration(modelPath: SmallModel.path)
         configuration.parallel = parallel
         configuration.context = context
-        configuration.prefixTokens = 256
+        configuration.prefixTokens = prefixTokens
         configuration.threads = 2
         configuration.embeddings = embeddings
         return try LlamaBackend(configuration)
@@ -71,6 +73,16 @@ import Testing
         let (stopped, _) = await backend.complete([Self.requests()[0]], sampling: sampling)
         let s = try stopped[0].get()
         #expect(s.finishReason == .stop && !s.text.contains("Paris"), "\(s.text)")
+    }
+
+    @Test func aSharedPromptLongerThanItsRoomGoesWithEachRequest() async throws {
+        let backend = try Self.backend(prefixTokens: 4)
+        var sampling = Sampling()
+        sampling.maxTokens = 24
+        let (results, _) = await backend.complete(Self.requests(), sampling: sampling)
+        let answers = try results.map { try $0.get() }
+        #expect(answers[0].text.contains("Paris"), "\(answers[0].text)")
+        #expect(answers.allSatisfy { $0.promptTokens > 20 })
     }
 
     @Test func aPromptThatDoesNotFitFailsAloneAndABadGrammarIsReported() async throws {
