@@ -35,31 +35,17 @@ public final class CachedInference: Sendable {
     public func complete(_ requests: [CompletionRequest], sampling: Sampling) async throws
         -> (results: [Result<Completion, InferenceFailure>], report: InferenceReport)
     {
-        var report = InferenceReport()
         let keys = requests.map {
             ResponseCache.key(
                 operation: "complete", model: backend.modelIdentity, template: templateHash, prompt: $0.canonical,
                 sampling: sampling.canonical)
         }
-        let hits = try cache?.lookup(keys, as: Completion.self) ?? [:]
-        var results = [Result<Completion, InferenceFailure>](
-            repeating: .failure(Self.unanswered), count: requests.count)
-        var missing: [Int] = []
-        for i in requests.indices {
-            if let hit = hits[keys[i]] { results[i] = .success(hit) } else { missing.append(i) }
+        let (results, replayed) = try await replayOrAsk(
+            keys, operation: "complete", keep: { $0.finishReason != .length }
+        ) { missing in
+            await self.backend.complete(missing.map { requests[$0] }, sampling: sampling)
         }
-        report.cacheHits = requests.count - missing.count
-        report.cacheMisses = missing.count
-        if !missing.isEmpty {
-            let (answers, statistics) = await backend.complete(missing.map { requests[$0] }, sampling: sampling)
-            report.statistics = statistics
-            var fresh: [(key: String, value: Completion)] = []
-            for (k, i) in missing.enumerated() {
-                results[i] = answers[k]
-                if case .success(let c) = answers[k], c.finishReason != .length { fresh.append((keys[i], c)) }
-            }
-            try cache?.store(fresh, operation: "complete", model: backend.modelIdentity)
-        }
+        var report = replayed
         let final: [Result<Completion, InferenceFailure>] = results.map { result in
             switch result {
             case .success(let c) where c.finishReason == .length:
@@ -84,33 +70,45 @@ public final class CachedInference: Sendable {
         guard let llama = backend as? LlamaBackend else {
             throw LlamaError("scores need the llama backend (servers do not return prompt log-probabilities alike)")
         }
-        var report = InferenceReport()
         let keys = texts.map {
             ResponseCache.key(
                 operation: "score", model: backend.modelIdentity, template: templateHash, prompt: $0,
                 sampling: "max_tokens=\(maxTokens) window=\(llama.engine.configuration.context)")
         }
-        let hits = try cache?.lookup(keys, as: TextScore.self) ?? [:]
-        var results = [Result<TextScore, InferenceFailure>](repeating: .failure(Self.unanswered), count: texts.count)
-        var missing: [Int] = []
-        for i in texts.indices {
-            if let hit = hits[keys[i]] { results[i] = .success(hit) } else { missing.append(i) }
+        let (results, replayed) = try await replayOrAsk(keys, operation: "score", keep: { _ in true }) { missing in
+            await llama.score(missing.map { texts[$0] }, maxTokens: maxTokens)
         }
-        report.cacheHits = texts.count - missing.count
-        report.cacheMisses = missing.count
-        if !missing.isEmpty {
-            let (scores, statistics) = await llama.score(missing.map { texts[$0] }, maxTokens: maxTokens)
-            report.statistics = statistics
-            var fresh: [(key: String, value: TextScore)] = []
-            for (k, i) in missing.enumerated() {
-                results[i] = scores[k]
-                if case .success(let s) = scores[k] { fresh.append((keys[i], s)) }
-            }
-            try cache?.store(fresh, operation: "score", model: backend.modelIdentity)
-        }
+        var report = replayed
         for r in results {
             if case .failure(let f) = r { report.failures[f.reason, default: 0] += 1 }
         }
+        return (results, report)
+    }
+
+    /// Replays the answers the cache has for `keys`, asks `ask` for the others (by index), and stores the
+    /// fresh successes `keep` accepts in one transaction.
+    private func replayOrAsk<Value: Codable & Sendable>(
+        _ keys: [String], operation: String, keep: (Value) -> Bool,
+        ask: ([Int]) async -> (results: [Result<Value, InferenceFailure>], statistics: CallStatistics)
+    ) async throws -> ([Result<Value, InferenceFailure>], InferenceReport) {
+        var report = InferenceReport()
+        let hits = try cache?.lookup(keys, as: Value.self) ?? [:]
+        var results = [Result<Value, InferenceFailure>](repeating: .failure(Self.unanswered), count: keys.count)
+        var missing: [Int] = []
+        for i in keys.indices {
+            if let hit = hits[keys[i]] { results[i] = .success(hit) } else { missing.append(i) }
+        }
+        report.cacheHits = keys.count - missing.count
+        report.cacheMisses = missing.count
+        guard !missing.isEmpty else { return (results, report) }
+        let (answers, statistics) = await ask(missing)
+        report.statistics = statistics
+        var fresh: [(key: String, value: Value)] = []
+        for (k, i) in missing.enumerated() {
+            results[i] = answers[k]
+            if case .success(let value) = answers[k], keep(value) { fresh.append((keys[i], value)) }
+        }
+        try cache?.store(fresh, operation: operation, model: backend.modelIdentity)
         return (results, report)
     }
 }

@@ -115,27 +115,18 @@ public final class LlamaEngine: @unchecked Sendable {
     /// Tokens of `text`; `special` lets control tokens in the text be read as such (template text only,
     /// never document text).
     public func tokenize(_ text: String, addBOS: Bool, special: Bool) -> [Int32] {
-        var utf8 = Array(text.utf8)
-        if utf8.isEmpty { utf8 = [] }
+        let utf8 = Array(text.utf8)
+        // Every token stands for at least one byte; the start token and a few special ones need room too.
         var tokens = [Int32](repeating: 0, count: utf8.count + 8)
-        var n = utf8.withUnsafeBufferPointer { bytes in
+        let n = utf8.withUnsafeBufferPointer { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
                 api.pointee.tokenize(
                     engine, chars.baseAddress, Int32(chars.count), &tokens, Int32(tokens.count), addBOS ? 1 : 0,
                     special ? 1 : 0)
             }
         }
-        if n < 0 {
-            tokens = [Int32](repeating: 0, count: Int(-n))
-            n = utf8.withUnsafeBufferPointer { bytes in
-                bytes.withMemoryRebound(to: CChar.self) { chars in
-                    api.pointee.tokenize(
-                        engine, chars.baseAddress, Int32(chars.count), &tokens, Int32(tokens.count), addBOS ? 1 : 0,
-                        special ? 1 : 0)
-                }
-            }
-        }
-        return Array(tokens.prefix(Int(max(0, n))))
+        precondition(n >= 0, "llama_tokenize needed \(-n) tokens for \(utf8.count) bytes")
+        return Array(tokens.prefix(Int(n)))
     }
 
     /// UTF-8 bytes of the text the tokens stand for.
@@ -215,35 +206,28 @@ public final class LlamaEngine: @unchecked Sendable {
         var results = [dl_result](repeating: dl_result(), count: requests.count)
         var stats = dl_call_stats()
         var error = [CChar](repeating: 0, count: 512)
-        let tokenBuffers = requests.map {
-            UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, $0.tokens.count))
-        }
-        defer { tokenBuffers.forEach { $0.deallocate() } }
-        for (i, r) in requests.enumerated() { _ = tokenBuffers[i].initialize(from: r.tokens) }
-        var cRequests = requests.enumerated().map { i, r in
-            dl_request(
-                tokens: UnsafePointer(tokenBuffers[i].baseAddress), n_tokens: Int32(r.tokens.count), seed: r.seed)
-        }
         let stops = sampling.stop.map { strdup($0) }
         defer { stops.forEach { free($0) } }
         let stopPointers = stops.map { UnsafePointer($0) }
-        let status: Int32 = stopPointers.withUnsafeBufferPointer { stopBuffer in
-            withOptionalCString(sampling.grammar) { grammar in
-                var s = dl_sampling()
-                s.temperature = Float(sampling.temperature)
-                s.top_k = Int32(sampling.topK)
-                s.top_p = Float(sampling.topP)
-                s.min_p = Float(sampling.minP)
-                s.repeat_penalty = Float(sampling.repeatPenalty)
-                s.repeat_last_n = Int32(sampling.repeatLastN)
-                s.max_tokens = Int32(sampling.maxTokens)
-                s.ignore_eos = sampling.ignoreEOS ? 1 : 0
-                s.grammar = grammar
-                s.stop = stopBuffer.baseAddress
-                s.n_stop = Int32(stopBuffer.count)
-                return api.pointee.generate(
-                    engine, prefix, Int32(prefix.count), &cRequests, Int32(cRequests.count), &s, &results, &stats,
-                    &error, error.count)
+        let status: Int32 = withCRequests(requests.map(\.tokens), seeds: requests.map(\.seed)) { cRequests in
+            stopPointers.withUnsafeBufferPointer { stopBuffer in
+                withOptionalCString(sampling.grammar) { grammar in
+                    var s = dl_sampling()
+                    s.temperature = Float(sampling.temperature)
+                    s.top_k = Int32(sampling.topK)
+                    s.top_p = Float(sampling.topP)
+                    s.min_p = Float(sampling.minP)
+                    s.repeat_penalty = Float(sampling.repeatPenalty)
+                    s.repeat_last_n = Int32(sampling.repeatLastN)
+                    s.max_tokens = Int32(sampling.maxTokens)
+                    s.ignore_eos = sampling.ignoreEOS ? 1 : 0
+                    s.grammar = grammar
+                    s.stop = stopBuffer.baseAddress
+                    s.n_stop = Int32(stopBuffer.count)
+                    return api.pointee.generate(
+                        engine, prefix, Int32(prefix.count), &cRequests, Int32(cRequests.count), &s, &results, &stats,
+                        &error, error.count)
+                }
             }
         }
         var answers: [EngineAnswer] = []
@@ -255,7 +239,7 @@ public final class LlamaEngine: @unchecked Sendable {
                     String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.text_len)), as: UTF8.self)
                 }
                 ?? ""
-            let message = withUnsafeBytes(of: r.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let message = fixedText(r.error)
             let finish: FinishReason? =
                 switch r.finish {
                 case Int32(DL_FINISH_STOP.rawValue): .stop
@@ -279,24 +263,20 @@ public final class LlamaEngine: @unchecked Sendable {
         var scores = [dl_score](repeating: dl_score(), count: sequences.count)
         var stats = dl_call_stats()
         var error = [CChar](repeating: 0, count: 512)
-        let buffers = sequences.map { UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, $0.count)) }
-        defer { buffers.forEach { $0.deallocate() } }
-        for (i, s) in sequences.enumerated() { _ = buffers[i].initialize(from: s) }
-        var requests = sequences.indices.map {
-            dl_request(tokens: UnsafePointer(buffers[$0].baseAddress), n_tokens: Int32(sequences[$0].count), seed: 0)
-        }
         let counts = sequences.map { max(0, $0.count - 1) }
         var values = [Float](repeating: .nan, count: perToken ? max(1, counts.reduce(0, +)) : 0)
-        let status = values.withUnsafeMutableBufferPointer { out in
-            api.pointee.score(
-                engine, &requests, Int32(requests.count), &scores, perToken ? out.baseAddress : nil, &stats, &error,
-                error.count)
+        let status = withCRequests(sequences) { requests in
+            values.withUnsafeMutableBufferPointer { out in
+                api.pointee.score(
+                    engine, &requests, Int32(requests.count), &scores, perToken ? out.baseAddress : nil, &stats,
+                    &error, error.count)
+            }
         }
         if status != 0 { throw LlamaError(text(of: error)) }
         let out = scores.map { s in
             (
                 logprob: s.logprob_sum, tokens: Int(s.scored_tokens),
-                error: withUnsafeBytes(of: s.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                error: fixedText(s.error)
             )
         }
         var split: [[Float]] = []
@@ -315,16 +295,31 @@ public final class LlamaEngine: @unchecked Sendable {
         var out = [Float](repeating: 0, count: dim * sequences.count)
         var stats = dl_call_stats()
         var error = [CChar](repeating: 0, count: 512)
-        let buffers = sequences.map { UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, $0.count)) }
-        defer { buffers.forEach { $0.deallocate() } }
-        for (i, s) in sequences.enumerated() { _ = buffers[i].initialize(from: s) }
-        var requests = sequences.indices.map {
-            dl_request(tokens: UnsafePointer(buffers[$0].baseAddress), n_tokens: Int32(sequences[$0].count), seed: 0)
+        let status = withCRequests(sequences) { requests in
+            api.pointee.embed(engine, &requests, Int32(requests.count), &out, &stats, &error, error.count)
         }
-        let status = api.pointee.embed(engine, &requests, Int32(requests.count), &out, &stats, &error, error.count)
         if status != 0 { throw LlamaError(text(of: error)) }
         return ((0..<sequences.count).map { Array(out[($0 * dim)..<(($0 + 1) * dim)]) }, stats)
     }
+}
+
+/// Requests as the engine takes them, their tokens copied to memory that lives while `body` runs.
+private func withCRequests<T>(
+    _ sequences: [[Int32]], seeds: [UInt32]? = nil, _ body: (inout [dl_request]) throws -> T
+) rethrows -> T {
+    let buffers = sequences.map { UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, $0.count)) }
+    defer { buffers.forEach { $0.deallocate() } }
+    var requests = sequences.indices.map { i in
+        _ = buffers[i].initialize(from: sequences[i])
+        return dl_request(
+            tokens: UnsafePointer(buffers[i].baseAddress), n_tokens: Int32(sequences[i].count), seed: seeds?[i] ?? 0)
+    }
+    return try body(&requests)
+}
+
+/// The text of a fixed-size C character array (a tuple in Swift), up to its NUL.
+private func fixedText<T>(_ array: T) -> String {
+    withUnsafeBytes(of: array) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
 }
 
 /// The text of a NUL-terminated C buffer.

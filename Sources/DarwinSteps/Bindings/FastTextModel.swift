@@ -282,20 +282,26 @@ final class FastTextPredictor {
 
 /// Where model files are found.
 enum ModelLocator {
+    /// `subfolder` of the current directory, then of the checkout the binary was built in
+    /// (`<root>/.build/<config>/darwin`).
+    static func folders(_ subfolder: String) -> [String] {
+        var dirs = [FileManager.default.currentDirectoryPath + "/" + subfolder]
+        var root = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        for _ in 0..<3 {
+            root = root.deletingLastPathComponent()
+            dirs.append(root.path + "/" + subfolder)
+        }
+        return dirs
+    }
+
     /// Resolves a model parameter: a path as given (relative to the current directory), or a bare file
     /// name looked up in $DARWIN_MODELS, ./.cache/models and the .cache/models of darwin's checkout.
     static func resolve(_ name: String, parameter: String) throws -> String {
         if name.contains("/") { return name }
         var dirs: [String] = []
         if let env = ProcessInfo.processInfo.environment["DARWIN_MODELS"] { dirs.append(env) }
-        dirs.append(FileManager.default.currentDirectoryPath + "/.cache/models")
-        // The checkout the binary was built in: <root>/.build/<config>/darwin.
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        var root = exe.deletingLastPathComponent()
-        for _ in 0..<3 {
-            root = root.deletingLastPathComponent()
-            dirs.append(root.path + "/.cache/models")
-        }
+        dirs += folders(".cache/models")
         for d in dirs where FileManager.default.fileExists(atPath: d + "/" + name) { return d + "/" + name }
         throw ParameterError(
             parameter,

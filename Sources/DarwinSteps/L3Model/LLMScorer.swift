@@ -110,8 +110,7 @@ struct LLMScorer: BatchStep {
     }
 
     func process(_ batch: [Document], context: inout StepContext) async throws -> [BatchOutcome] {
-        let calls = CachedInference(
-            backend: try settings.openBackend(), cache: try settings.openCache(context), templateHash: template.hash)
+        let calls = try settings.calls(context, templateHash: template.hash)
         let requests = batch.map { template.request(text: $0.text.prefixCharacters(maxChars)) }
         let (results, report) = try await calls.complete(requests, sampling: sampling)
         InferenceCounters.record(report, documents: batch.count, into: &context)

@@ -129,6 +129,11 @@ struct ModelSettings: Sendable {
         return try ResourceRegistry.shared.resource("openai backend", "\(c)") { try OpenAIBackend(c) }
     }
 
+    /// The backend behind this job's response cache, for one batch.
+    func calls(_ context: StepContext, templateHash: String) throws -> CachedInference {
+        CachedInference(backend: try openBackend(), cache: try openCache(context), templateHash: templateHash)
+    }
+
     /// The response cache of this step in this job, opened once per process.
     func openCache(_ context: StepContext) throws -> ResponseCache? {
         guard cacheEnabled else { return nil }

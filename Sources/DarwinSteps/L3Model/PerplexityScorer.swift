@@ -60,8 +60,7 @@ struct PerplexityScorer: BatchStep {
     }
 
     func process(_ batch: [Document], context: inout StepContext) async throws -> [BatchOutcome] {
-        let calls = CachedInference(
-            backend: try settings.openBackend(), cache: try settings.openCache(context), templateHash: "")
+        let calls = try settings.calls(context, templateHash: "")
         let (results, report) = try await calls.score(batch.map(\.text), maxTokens: maxTokens)
         var counted = report
         counted.failures["too_short"] = nil

@@ -21,7 +21,8 @@ struct PromptTemplate: Sendable {
     let lead: String
     let trail: String
 
-    static let placeholder = "{{text}}"
+    /// Where the document goes in the user message.
+    static let textMarker = "{{text}}"
 
     init(path: String, parameter: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -43,11 +44,11 @@ struct PromptTemplate: Sendable {
         if let extra = unknown.sorted().first {
             throw ParameterError(parameter, "\(path): unknown field `\(extra)` (a prompt file has system and user)")
         }
-        let parts = user.components(separatedBy: Self.placeholder)
+        let parts = user.components(separatedBy: Self.textMarker)
         guard parts.count == 2 else {
             throw ParameterError(
                 parameter,
-                "\(path): the user message must contain \(Self.placeholder) exactly once (found \(parts.count - 1))")
+                "\(path): the user message must contain \(Self.textMarker) exactly once (found \(parts.count - 1))")
         }
         system = fields["system"] as? String
         lead = parts[0]
@@ -66,13 +67,7 @@ struct PromptTemplate: Sendable {
     /// configs/prompts of darwin's checkout.
     static func resolve(_ name: String, parameter: String) throws -> String {
         if name.contains("/") || FileManager.default.fileExists(atPath: name) { return name }
-        var dirs = [FileManager.default.currentDirectoryPath + "/configs/prompts"]
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        var root = exe.deletingLastPathComponent()
-        for _ in 0..<3 {
-            root = root.deletingLastPathComponent()
-            dirs.append(root.path + "/configs/prompts")
-        }
+        let dirs = ModelLocator.folders("configs/prompts")
         for d in dirs where FileManager.default.fileExists(atPath: d + "/" + name) { return d + "/" + name }
         throw ParameterError(parameter, "prompt \(name) not found (looked in \(dirs.joined(separator: ", ")))")
     }
