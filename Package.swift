@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: - C libraries
@@ -64,6 +65,7 @@ let package = Package(
             dependencies: [
                 "DarwinCore", "DarwinIO", "DarwinInference", "CXXHash", "CFastText", "CDarwinText", "CDarwinHTML", "Yams",
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ]),
         .target(
             name: "DarwinRunner",

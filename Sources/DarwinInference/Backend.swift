@@ -144,4 +144,19 @@ public protocol InferenceBackend: Sendable {
 
     /// Embeddings of texts (one vector each).
     func embed(_ texts: [String]) async -> (results: [Result<[Float], InferenceFailure>], statistics: CallStatistics)
+
+    /// The model's own tokenizer, when the backend has it in the process (a server's is out of reach).
+    var tokenizer: (any TokenCounting)? { get }
+}
+
+extension InferenceBackend {
+    public var tokenizer: (any TokenCounting)? { nil }
+}
+
+/// Counts tokens as a model does.
+public protocol TokenCounting: Sendable {
+    /// Tokens of a document's text (no start token).
+    func tokenCount(_ text: String) -> Int
+    /// UTF-8 bytes of `text` its first `n` tokens stand for; nil when it has no more than `n` tokens.
+    func prefixBytes(_ text: String, tokens n: Int) -> Int?
 }

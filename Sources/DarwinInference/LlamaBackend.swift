@@ -41,6 +41,8 @@ public final class LlamaBackend: InferenceBackend {
         modelIdentity = "llama:\(hash) \((configuration.modelPath as NSString).lastPathComponent)"
     }
 
+    public var tokenizer: (any TokenCounting)? { self }
+
     /// Marks where the document goes when the template is applied; never seen by the model.
     private static let slot = "\u{E000}darwin-slot\u{E001}"
 
@@ -239,5 +241,15 @@ extension CompletionRequest {
         case .chat(let messages):
             return "chat" + messages.map { "\u{1}\($0.role)\u{2}\($0.content)" }.joined()
         }
+    }
+}
+
+extension LlamaBackend: TokenCounting {
+    public func tokenCount(_ text: String) -> Int { engine.tokenize(text, addBOS: false, special: false).count }
+
+    public func prefixBytes(_ text: String, tokens n: Int) -> Int? {
+        let tokens = engine.tokenize(text, addBOS: false, special: false)
+        guard tokens.count > n else { return nil }
+        return engine.byteCount(of: Array(tokens.prefix(n)))
     }
 }

@@ -27,6 +27,9 @@ public enum StepCatalog {
         FastTextClassifier.descriptor,
         PerplexityScorer.descriptor,
         LLMScorer.descriptor,
+        Refiner.descriptor,
+        Completer.descriptor,
+        QASynthesizer.descriptor,
         ScoreFilter.descriptor,
     ])
 }

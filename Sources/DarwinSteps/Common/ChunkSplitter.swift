@@ -73,22 +73,51 @@ struct ChunkSplitter: StreamingStep {
 
     /// The text cut into pieces of at most `maxChars` code points (but for blocks that cannot be cut).
     static func split(_ text: String, maxChars: Int) -> [String] {
+        split(text) { _, start in start + maxChars }
+    }
+
+    /// The text cut into pieces, each ending at the best boundary at or before `reach(scalars, start)`, the
+    /// furthest code point a piece starting at `start` may reach (`start + maxChars`, or as far as a number of
+    /// tokens goes).
+    static func split(_ text: String, reach: ([Unicode.Scalar], Int) -> Int) -> [String] {
         let s = Array(text.unicodeScalars)
-        guard s.count > maxChars else { return [text] }
+        var limit = reach(s, 0)
+        guard s.count > limit else { return [text] }
         let blocks = protectedBlocks(s)
         var out: [String] = []
         var start = 0
-        while s.count - start > maxChars {
-            var cut = bestCut(s, from: start, limit: start + maxChars, maxChars: maxChars)
+        while s.count > limit {
+            var cut = bestCut(s, from: start, limit: limit, maxChars: max(1, limit - start))
             if let block = blocks.first(where: { $0.lowerBound < cut && cut < $0.upperBound }) {
                 cut = block.lowerBound > start ? block.lowerBound : block.upperBound
             }
             if cut >= s.count { break }
             out.append(String(String.UnicodeScalarView(s[start..<cut])))
             start = cut
+            limit = max(start + 1, reach(s, start))
         }
         out.append(String(String.UnicodeScalarView(s[start...])))
         return out
+    }
+
+    /// Pieces of at most `maxTokens` tokens as `count` counts them (`count(text, n)` answers how many UTF-8
+    /// bytes of `text` its first `n` tokens cover, or nil when the whole text has no more than `n` tokens).
+    static func split(_ text: String, maxTokens: Int, prefixBytes: (String, Int) -> Int?) -> [String] {
+        split(text) { s, start in
+            // A token is rarely more than 16 code points; look that far at most.
+            let end = min(s.count, start + maxTokens * 16)
+            let window = String(String.UnicodeScalarView(s[start..<end]))
+            guard let bytes = prefixBytes(window, maxTokens) else { return end == s.count ? s.count : end }
+            var used = 0
+            var p = start
+            while p < end {
+                let n = UTF8.width(s[p])
+                if used + n > bytes { break }
+                used += n
+                p += 1
+            }
+            return max(start + 1, p)
+        }
     }
 
     /// The best position in `start+1 ... limit` to end a chunk.

@@ -2,17 +2,22 @@ import DarwinCore
 import DarwinIO
 import DarwinInference
 import Foundation
+import Mustache
 import Yams
 
-/// A prompt file: a system message and a user message with one `{{text}}` where the document goes.
+/// A prompt file: a system message and a user message, Mustache templates, with one `{{text}}` in the user
+/// message where the document goes.
 ///
 /// ```yaml
 /// system: You rate web pages.
 /// user: |
-///   Rate the extract below.
+///   Rate the extract below{{#lang}} (written in {{lang}}){{/lang}}.
 ///   {{text}}
 /// ```
-/// Its hash (XXH3-128 of the file's bytes) is part of every cache key and of the stage's fingerprint.
+/// The step's variables (`variables:` in the recipe, and those the step sets itself) are rendered by
+/// swift-mustache as plain text (no HTML escaping) once, when the step is made; the document is put in its
+/// place afterwards, never read as a template. Its hash (XXH3-128 of the file's bytes) is part of every cache
+/// key and of the stage's fingerprint.
 struct PromptTemplate: Sendable {
     let path: String
     let hash: String
@@ -23,8 +28,10 @@ struct PromptTemplate: Sendable {
 
     /// Where the document goes in the user message.
     static let textMarker = "{{text}}"
+    /// What `{{text}}` renders to before the document is put in its place.
+    private static let slot = "\u{E000}darwin-text\u{E001}"
 
-    init(path: String, parameter: String) throws {
+    init(path: String, parameter: String, variables: [String: Any] = [:]) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ParameterError(parameter, "\(path): no such prompt file")
         }
@@ -44,13 +51,30 @@ struct PromptTemplate: Sendable {
         if let extra = unknown.sorted().first {
             throw ParameterError(parameter, "\(path): unknown field `\(extra)` (a prompt file has system and user)")
         }
-        let parts = user.components(separatedBy: Self.textMarker)
+        var values = variables
+        values["text"] = Self.slot
+        func render(_ source: String, _ field: String) throws -> String {
+            do {
+                return try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source).render(values)
+            } catch {
+                throw ParameterError(parameter, "\(path): `\(field)` is not a valid Mustache template: \(error)")
+            }
+        }
+        let parts = try render(user, "user").components(separatedBy: Self.slot)
         guard parts.count == 2 else {
             throw ParameterError(
                 parameter,
                 "\(path): the user message must contain \(Self.textMarker) exactly once (found \(parts.count - 1))")
         }
-        system = fields["system"] as? String
+        if let s = fields["system"] as? String {
+            let rendered = try render(s, "system")
+            guard !rendered.contains(Self.slot) else {
+                throw ParameterError(parameter, "\(path): \(Self.textMarker) belongs in the user message, not the system one")
+            }
+            system = rendered
+        } else {
+            system = nil
+        }
         lead = parts[0]
         trail = parts[1]
     }
