@@ -7,7 +7,7 @@ DARWIN_DEBUG := .build/debug/darwin
 BENCH_DATA ?= $(abspath ..)/bench-data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps models llama domain-tagger build release demo test bench check-faults fuzz lint format clean
+.PHONY: all deps models llama domain-tagger build release demo demo-llm test bench check-faults fuzz lint format clean
 
 all: build
 
@@ -49,6 +49,15 @@ demo: release models domain-tagger
 	$(DARWIN_RELEASE) run configs/web.yaml
 	$(DARWIN_RELEASE) stats out/web --stage L1
 	$(DARWIN_RELEASE) inspect out/web --stage L1 --limit 1 --chars 600
+
+## demo-llm: run configs/science.yaml (L0 to L5 with SmolLM2-135M in the process) and print its statistics
+demo-llm: release models llama
+	rm -rf out/science
+	$(DARWIN_RELEASE) validate configs/science.yaml
+	OMP_WAIT_POLICY=PASSIVE $(DARWIN_RELEASE) run configs/science.yaml
+	$(DARWIN_RELEASE) stats out/science --stage L4
+	$(DARWIN_RELEASE) stats out/science --stage L5
+	$(DARWIN_RELEASE) inspect out/science --stage L5 --limit 2 --chars 400
 
 ## test: build and run every test (unit and end-to-end)
 test: deps models llama

@@ -100,10 +100,13 @@ public struct InferenceFailure: Error, Sendable, Hashable, CustomStringConvertib
     /// `engine`, `unparsable`, …
     public var reason: String
     public var message: String
+    /// Tokens the model wrote before the failure (an answer cut off at `max_tokens`), else 0.
+    public var completionTokens = 0
 
-    public init(reason: String, message: String) {
+    public init(reason: String, message: String, completionTokens: Int = 0) {
         self.reason = reason
         self.message = message
+        self.completionTokens = completionTokens
     }
 
     public var description: String { message }

@@ -51,8 +51,9 @@ public final class CachedInference: Sendable {
             case .success(let c) where c.finishReason == .length:
                 return .failure(
                     InferenceFailure(
-                        reason: "length", message: "the answer was cut off at max_tokens (\(c.completionTokens) tokens)"
-                    ))
+                        reason: "length",
+                        message: "the answer was cut off at max_tokens (\(c.completionTokens) tokens)",
+                        completionTokens: c.completionTokens))
             default: return result
             }
         }

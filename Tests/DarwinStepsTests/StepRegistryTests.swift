@@ -24,6 +24,7 @@ import Testing
             switch (outcome.example.expectation, outcome.decision) {
             case (.keep, .keep): break
             case (.drop(let rule), .drop(let got, _)): #expect(got == rule, "\(id) example \(index)")
+            case (.add, .add): break
             case (.replace(let count), .replace(let documents)):
                 #expect(documents.count == count, "\(id) example \(index)")
             default:

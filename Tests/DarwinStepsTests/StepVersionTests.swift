@@ -48,7 +48,12 @@ import Testing
     static let modelFields: [String: [String]] = [
         "perplexity_score": ["metadata.perplexity", "metadata.perplexity_bpb"],
         "llm_score": ["metadata.llm_score", "metadata.llm_score_reason"],
+        "refine": ["text", "darwin.refine"],
+        "complete": ["text", "darwin.complete"],
     ]
+
+    /// Steps whose new documents are a model's writing: the table records that they made some, not what.
+    static let modelDocuments: Set<String> = ["qa_synthesis"]
 
     /// The outcome of one example as the bytes the table hashes: the decision (with the new documents of a
     /// replacement or an addition, one a line), then the document as the step left it.
@@ -64,13 +69,17 @@ import Testing
                 }
             outcome.document.setValue(.string(kind), atPath: field)
         }
-        func lines(_ documents: [Document]) -> String { documents.map { "\n" + $0.jsonString }.joined() }
+        func lines(_ documents: [Document]) -> String {
+            modelDocuments.contains(step) ? "\n<model documents>" : documents.map { "\n" + $0.jsonString }.joined()
+        }
         let decision: String
         switch outcome.decision {
         case .keep: decision = "keep"
         case .drop(let rule, let detail): decision = "drop\t\(rule)\t" + JSONWriter.string(detail ?? .null)
-        case .replace(let documents): decision = "replace\t\(documents.count)" + lines(documents)
-        case .add(let documents): decision = "add\t\(documents.count)" + lines(documents)
+        case .replace(let documents):
+            decision = "replace\t" + (modelDocuments.contains(step) ? "n" : "\(documents.count)") + lines(documents)
+        case .add(let documents):
+            decision = "add\t" + (modelDocuments.contains(step) ? "n" : "\(documents.count)") + lines(documents)
         }
         return decision + "\n" + outcome.document.jsonString + "\n"
     }

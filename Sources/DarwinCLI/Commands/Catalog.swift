@@ -127,6 +127,7 @@ extension DarwinCommand {
                     case .keep: expect = "keep"
                     case .drop(let rule): expect = "drop (\(d.id):\(rule))"
                     case .replace(let count): expect = "replaced by \(count) new documents"
+                    case .add: expect = "kept, with new documents after it"
                     }
                     print("  \(e.document)\(params) → \(expect)")
                 }

@@ -88,6 +88,8 @@ public struct StepExample: Sendable {
         case drop(rule: String)
         /// Replaced by this many new documents (chunks, say).
         case replace(count: Int)
+        /// Kept, with new documents added after it (how many is the step's — a model's — to decide).
+        case add
     }
 
     /// The document as one JSON line.

@@ -267,7 +267,14 @@ public struct StatsRenderer {
                 p(0.9),
                 p(0.99),
             ])
-            for group in ["retries", "failures", "finish"] {
+            if let text = c["text_tokens"], text > 0, let answers = c["answer_tokens"] {
+                let chunks = c["chunks"].map { " in \(Format.count($0)) chunks" } ?? ""
+                notes.append(
+                    "\(name) output tokens per input token: "
+                        + String(format: "%.2f", Double(answers) / Double(text))
+                        + " (\(Format.count(answers)) written for \(Format.count(text)) read\(chunks))")
+            }
+            for group in ["chunk", "guard", "qa", "retries", "failures", "finish"] {
                 let items = c.filter { $0.key.hasPrefix(group + ".") }.sorted { $0.key < $1.key }
                 if items.isEmpty { continue }
                 let listed = items.map { "\($0.key.dropFirst(group.count + 1)) \(Format.count($0.value))" }

@@ -69,7 +69,8 @@ struct PromptTemplate: Sendable {
         if let s = fields["system"] as? String {
             let rendered = try render(s, "system")
             guard !rendered.contains(Self.slot) else {
-                throw ParameterError(parameter, "\(path): \(Self.textMarker) belongs in the user message, not the system one")
+                throw ParameterError(
+                    parameter, "\(path): \(Self.textMarker) belongs in the user message, not the system one")
             }
             system = rendered
         } else {

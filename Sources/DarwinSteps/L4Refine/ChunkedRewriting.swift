@@ -167,7 +167,15 @@ struct ChunkedRewriting: Sendable {
         judge: (_ chunk: String, _ answer: String) -> ChunkVerdict
     ) async throws -> [BatchOutcome] {
         let calls = try settings.calls(context, templateHash: template.hash)
-        let tokenizer = try settings.openBackend().tokenizer
+        return try await run(batch, calls: calls, context: &context, show: show, judge: judge)
+    }
+
+    /// ``run(_:context:show:judge:)`` with the model calls given.
+    func run(
+        _ batch: [Document], calls: CachedInference, context: inout StepContext, show: (String) -> String,
+        judge: (_ chunk: String, _ answer: String) -> ChunkVerdict
+    ) async throws -> [BatchOutcome] {
+        let tokenizer = calls.backend.tokenizer
         let pieces = batch.map { chunks($0.text, tokenizer: tokenizer) }
         var verdicts = pieces.map { Array(repeating: ChunkVerdict?.none, count: $0.count) }
         var errors = Array(repeating: String?.none, count: batch.count)
@@ -190,6 +198,7 @@ struct ChunkedRewriting: Sendable {
                     context.count("answer_tokens", by: answer.completionTokens)
                     verdicts[item.doc][item.chunk] = judge(chunk, answer.text)
                 case .failure(let f) where f.reason == "length":
+                    context.count("answer_tokens", by: f.completionTokens)
                     verdicts[item.doc][item.chunk] = .guarded("length", detail: "cut at max_tokens")
                 case .failure(let f):
                     if errors[item.doc] == nil { errors[item.doc] = "chunk \(item.chunk): \(f.reason): \(f.message)" }
@@ -229,8 +238,10 @@ struct ChunkedRewriting: Sendable {
                 outcomes.append(.failed(document, "\(step): \(error)"))
                 continue
             }
-            outcomes.append(decide(document, pieces[d], verdicts[d].map { $0 ?? .guarded("error", detail: "") },
-                attempts: attempts[d], context: &context))
+            outcomes.append(
+                decide(
+                    document, pieces[d], verdicts[d].map { $0 ?? .guarded("error", detail: "") },
+                    attempts: attempts[d], context: &context))
         }
         return outcomes
     }

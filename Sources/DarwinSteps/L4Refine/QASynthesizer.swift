@@ -76,7 +76,7 @@ struct QASynthesizer: BatchStep {
                     "model": "SmolLM2-135M-Instruct.Q4_1.gguf", "parallel": 2, "context": 1024, "cache": "none",
                     "max_pairs": 1, "max_tokens": 160,
                 ],
-                expect: .keep)
+                expect: .add)
         ],
         resources: { p in
             try ModelSettings.resources(p) + [
@@ -91,7 +91,8 @@ struct QASynthesizer: BatchStep {
             try ModelSettings.check(p)
             _ = try QASynthesizer.templates(p)
             guard p.int("min_agree") <= p.int("verify") else {
-                throw ParameterError("min_agree", "min_agree (\(p.int("min_agree"))) is above verify (\(p.int("verify")))")
+                throw ParameterError(
+                    "min_agree", "min_agree (\(p.int("min_agree"))) is above verify (\(p.int("verify")))")
             }
         },
         make: { p in .batched(try QASynthesizer(p)) })
@@ -163,8 +164,11 @@ struct QASynthesizer: BatchStep {
                 context.count("qa.made", by: found.count + refused)
                 if refused > 0 { context.count("qa.refused_references", by: refused) }
                 if found.isEmpty && refused == 0 { context.count("qa.none") }
-                pairs[item.doc] += found.map { var p = $0; p.chunk = item.chunk; return p }
+                pairs[item.doc] += found.map {
+                    var p = $0; p.chunk = item.chunk; return p
+                }
             case .failure(let f) where f.reason == "length":
+                context.count("answer_tokens", by: f.completionTokens)
                 context.count("qa.cut_off")
             case .failure(let f):
                 if errors[item.doc] == nil { errors[item.doc] = "chunk \(item.chunk): \(f.reason): \(f.message)" }
@@ -231,11 +235,17 @@ struct QASynthesizer: BatchStep {
                 guard case .success(let answer) = result, let mine = pairs[item.doc][item.pair].final,
                     let theirs = Self.boxed(answer.text)
                 else { continue }
-                if Self.sameAnswer(mine, theirs) { agreement[item.doc][item.pair]! += 1 }
+                if Self.sameAnswer(mine, theirs) {
+                    agreement[item.doc][item.pair] = (agreement[item.doc][item.pair] ?? 0) + 1
+                }
             }
         }
         for (d, i) in asked {
-            if (agreement[d][i] ?? 0) >= minAgree { context.count("qa.verified") } else { context.count("qa.disagreed") }
+            if (agreement[d][i] ?? 0) >= minAgree {
+                context.count("qa.verified")
+            } else {
+                context.count("qa.disagreed")
+            }
         }
     }
 

@@ -37,29 +37,30 @@ struct Refiner: BatchStep {
             "Data Darwinism L4 (1,024-character chunks, <CLEANED_TEXT>, ≥95 % of chunks); ProX (Zhou et al. 2024) and RefineX (2025) programs",
         kind: .batched,
         parameters: ChunkedRewriting.parameters(
-            chunkChars: 1024, chunkTokens: 0, maxTokens: 512, temperature: 0, prompt: "")
-            .map { $0.name == "prompt" ? Refiner.promptSpec : $0 } + [
-                ParameterSpec(
-                    "mode", .choice(["rewrite", "edit"]), default: "rewrite",
-                    "rewrite: the model returns the cleaned chunk; edit: the model writes a program darwin checks and runs"
-                ),
-                ParameterSpec(
-                    "min_ratio", .number(min: 0, max: 100), default: 0.2,
-                    "rewrite: shortest answer, as a share of the chunk's characters (empty tags always delete)"),
-                ParameterSpec(
-                    "max_ratio", .number(min: 0, max: 100), default: 1.3,
-                    "rewrite: longest answer, as a share of the chunk's characters"),
-                ParameterSpec(
-                    "max_drift", .integer(min: 0, max: 1000), default: 0,
-                    "rewrite: numbers, URLs, citations, LaTeX commands and names not in the chunk that an answer may add"
-                ),
-                ParameterSpec(
-                    "max_calls", .integer(min: 1, max: 256), default: 16, "edit: most calls in a program"),
-                ParameterSpec(
-                    "grammar", .boolean, default: true,
-                    "hold the answer to its shape with a GBNF grammar (llama, llama-server): edit, the program's language; rewrite, one tagged text that ends at its closing tag (so the text cannot contain \"</\"); off for servers that refuse the field"
-                ),
-            ],
+            chunkChars: 1024, chunkTokens: 0, maxTokens: 512, temperature: 0, prompt: ""
+        )
+        .map { $0.name == "prompt" ? Refiner.promptSpec : $0 } + [
+            ParameterSpec(
+                "mode", .choice(["rewrite", "edit"]), default: "rewrite",
+                "rewrite: the model returns the cleaned chunk; edit: the model writes a program darwin checks and runs"
+            ),
+            ParameterSpec(
+                "min_ratio", .number(min: 0, max: 100), default: 0.2,
+                "rewrite: shortest answer, as a share of the chunk's characters (empty tags always delete)"),
+            ParameterSpec(
+                "max_ratio", .number(min: 0, max: 100), default: 1.3,
+                "rewrite: longest answer, as a share of the chunk's characters"),
+            ParameterSpec(
+                "max_drift", .integer(min: 0, max: 1000), default: 0,
+                "rewrite: numbers, URLs, citations, LaTeX commands and names not in the chunk that an answer may add"
+            ),
+            ParameterSpec(
+                "max_calls", .integer(min: 1, max: 256), default: 16, "edit: most calls in a program"),
+            ParameterSpec(
+                "grammar", .boolean, default: true,
+                "hold the answer to its shape with a GBNF grammar (llama, llama-server): edit, the program's language; rewrite, one tagged text that ends at its closing tag (so the text cannot contain \"</\"); off for servers that refuse the field"
+            ),
+        ],
         histograms: [kept, InferenceCounters.latency],
         examples: [
             StepExample(
@@ -115,12 +116,18 @@ struct Refiner: BatchStep {
         case .edit:
             return try await rewriting.run(
                 batch, context: &context, show: { EditProgram.numbered(EditProgram.lines(of: $0).lines) },
-                judge: judgeEdit)
+                judge: Self.judgeEdit)
         }
     }
 
-    /// A rewrite answer: the tagged text, if every guard lets it through.
     func judgeRewrite(_ chunk: String, _ answer: String) -> ChunkVerdict {
+        Self.judgeRewrite(chunk, answer, minRatio: minRatio, maxRatio: maxRatio, maxDrift: maxDrift)
+    }
+
+    /// A rewrite answer: the tagged text, if every guard lets it through.
+    static func judgeRewrite(
+        _ chunk: String, _ answer: String, minRatio: Double, maxRatio: Double, maxDrift: Int
+    ) -> ChunkVerdict {
         guard let tagged = RewriteGuards.tagged(answer, tag: "CLEANED_TEXT") else {
             return .guarded("no_tag", detail: String(answer.prefix(80)))
         }
@@ -141,7 +148,7 @@ struct Refiner: BatchStep {
     }
 
     /// An edit answer: the program, checked and run on the chunk's lines.
-    func judgeEdit(_ chunk: String, _ answer: String) -> ChunkVerdict {
+    static func judgeEdit(_ chunk: String, _ answer: String) -> ChunkVerdict {
         let program = EditProgram.parse(answer)
         guard program.terminated || !program.calls.isEmpty else {
             return .guarded("no_program", detail: String(answer.prefix(80)))

@@ -129,7 +129,9 @@ enum RewriteGuards {
         ]
         if let o = openers.first(where: { head.hasPrefix($0) }) { return "opens with \"\(o)\"" }
         let lower = output.lowercased()
-        let phrases = ["the original text", "the original chunk", "the original paper", "this chunk", "the chunk above"]
+        let phrases = [
+            "the original text", "the original chunk", "the original paper", "this chunk", "the chunk above",
+        ]
         if let p = phrases.first(where: { lower.contains($0) }) { return "mentions \"\(p)\"" }
         return nil
     }
