@@ -12,6 +12,11 @@ import DarwinIO
 /// chunk; a scattered document at its last chunk in input order. Chunks are consumed, joined documents
 /// created (`darwin stats` counts both); documents that are not chunks pass untouched. A document some of
 /// whose chunks were dropped is joined from those left and counted as `incomplete`.
+///
+/// Chunks that went through `refine` or `complete` carry that step's record and document rules
+/// (`darwin.<step>.rules`): the joined document gets one record for all its chunks and is rejected as the step
+/// would have rejected it whole — `chunks_refused` when fewer than `min_success` of its chunks passed the
+/// guards, `too_little_left` when an edit left too few of its words.
 struct ChunkJoiner: GlobalStep {
     static let descriptor = StepDescriptor(
         id: "join_chunks", version: 1, levels: Array(Level.allCases.dropFirst()),
@@ -109,8 +114,72 @@ struct ChunkJoiner: GlobalStep {
         let restore = darwin["chunk"]?.objectValue?["restore"]?.objectValue ?? JSONObject()
         for key in ["chunk", "parent", "created"] { darwin[key] = nil }
         for (key, value) in restore { darwin[key] = value }
+        for (key, record) in mergedRecords(chunks) { darwin[key] = .object(record) }
         doc["darwin"] = .object(darwin)
         return doc
+    }
+
+    /// The records that chunk-rewriting steps (`refine`, `complete`) left on each chunk (`darwin.<step>` with
+    /// `rules`), merged into one per step: chunks and words added up, refused chunks numbered across the
+    /// document, the most attempts.
+    static func mergedRecords(_ chunks: [Document]) -> [(key: String, value: JSONObject)] {
+        var merged: [(key: String, value: JSONObject)] = []
+        guard let first = chunks.first?["darwin"]?.objectValue else { return [] }
+        for (key, value) in first where value.objectValue?["rules"] != nil {
+            var total = 0
+            var attempts = 1
+            var before = 0
+            var after = 0
+            var refused: [JSONValue] = []
+            var rules = JSONObject()
+            for chunk in chunks {
+                guard let r = chunk.value(atPath: "darwin." + key)?.objectValue else { continue }
+                let offset = total
+                total += r["chunks"]?.intValue ?? 1
+                attempts = max(attempts, r["attempts"]?.intValue ?? 1)
+                before += r["words_before"]?.intValue ?? 0
+                after += r["words_after"]?.intValue ?? 0
+                if rules.isEmpty { rules = r["rules"]?.objectValue ?? JSONObject() }
+                for case .object(var o) in r["kept_original"]?.arrayValue ?? [] {
+                    o["chunk"] = .number(JSONNumber(offset + (o["chunk"]?.intValue ?? 0)))
+                    refused.append(.object(o))
+                }
+            }
+            var record = JSONObject([(key: "chunks", value: .number(JSONNumber(total)))])
+            if attempts > 1 { record["attempts"] = .number(JSONNumber(attempts)) }
+            if !refused.isEmpty { record["kept_original"] = .array(refused) }
+            record["words_before"] = .number(JSONNumber(before))
+            record["words_after"] = .number(JSONNumber(after))
+            record["rules"] = .object(rules)
+            merged.append((key, record))
+        }
+        return merged
+    }
+
+    /// A joined document that the rules its chunks carry reject (too many chunks refused by a model step's
+    /// guards, too little left after an edit): the rule and why.
+    static func rejection(_ joined: Document) -> (rule: String, detail: String)? {
+        guard let darwin = joined["darwin"]?.objectValue else { return nil }
+        for (key, value) in darwin {
+            guard let r = value.objectValue, let rules = r["rules"]?.objectValue else { continue }
+            let refused = (r["kept_original"]?.arrayValue ?? []).map { $0.objectValue?["guard"]?.stringValue ?? "" }
+            if let (rule, detail) = ChunkedRewriting.verdict(
+                chunks: r["chunks"]?.intValue ?? 0, refused: refused, attempts: r["attempts"]?.intValue ?? 1,
+                minSuccess: rules["min_success"]?.doubleValue ?? 0, wordsBefore: r["words_before"]?.intValue ?? 0,
+                wordsAfter: r["words_after"]?.intValue ?? 0, minWordsLeft: rules["min_words_left"]?.intValue,
+                minShareLeft: rules["min_share_left"]?.doubleValue ?? 0)
+            {
+                return (rule, "\(key): \(detail)")
+            }
+        }
+        return nil
+    }
+
+    /// The decision for a document put back together: kept, or rejected by its chunks' rules.
+    static func decide(_ joined: Document, _ document: inout Document) -> Decision {
+        guard let (rule, detail) = rejection(joined) else { return .replace([joined]) }
+        document = joined
+        return .drop(rule: rule, detail: .string(detail))
     }
 
     /// `darwin.chunk` of a document: whose chunk it is, its index and the number of chunks.
@@ -181,7 +250,7 @@ struct ChunkJoiner: GlobalStep {
             if let line = scattered[position] {
                 guard !line.isEmpty else { return .replace([]) }
                 do {
-                    return .replace([try Document.parse(line)])
+                    return ChunkJoiner.decide(try Document.parse(line), &document)
                 } catch {
                     throw StepError(.shard, "chunk decisions: a joined document does not parse: \(error)")
                 }
@@ -194,7 +263,7 @@ struct ChunkJoiner: GlobalStep {
             context.count("joined")
             let joined = ChunkJoiner.join(buffered, of: info.of)
             buffered = []
-            return .replace([joined])
+            return ChunkJoiner.decide(joined, &document)
         }
     }
 }

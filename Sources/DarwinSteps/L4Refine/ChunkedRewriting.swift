@@ -278,32 +278,54 @@ struct ChunkedRewriting: Sendable {
                     return .object(o)
                 })
         }
-        d.setValue(.object(info), atPath: "darwin." + step)
-
-        let good = chunks.count - refused.count
-        if Double(good) < minSuccess * Double(chunks.count) - 1e-9 {
-            let reasons = Dictionary(grouping: refused, by: \.1).map { "\($0.key) \($0.value.count)" }.sorted()
-            return BatchOutcome(
-                document: d,
-                decision: .drop(
-                    rule: "chunks_refused",
-                    detail: .string(
-                        "\(refused.count) of \(chunks.count) chunks refused after \(attempts) attempt(s): "
-                            + reasons.joined(separator: ", "))))
-        }
-        if let minWordsLeft {
-            let before = Self.words(document.text)
-            let after = Self.words(text)
-            if after <= minWordsLeft || Double(after) <= minShareLeft * Double(before) {
-                return BatchOutcome(
-                    document: d,
-                    decision: .drop(rule: "too_little_left", detail: .string("\(after) of \(before) words left")))
+        // A chunk made by `chunk`: its document is judged when join_chunks puts it back together, by the rules
+        // recorded here.
+        let isChunk = ChunkJoiner.chunkInfo(document) != nil
+        if isChunk {
+            info["words_before"] = .number(JSONNumber(Self.words(document.text)))
+            info["words_after"] = .number(JSONNumber(Self.words(text)))
+            var rules = JSONObject([(key: "min_success", value: .number(JSONNumber(minSuccess)))])
+            if let minWordsLeft {
+                rules["min_words_left"] = .number(JSONNumber(minWordsLeft))
+                rules["min_share_left"] = .number(JSONNumber(minShareLeft))
             }
+            info["rules"] = .object(rules)
+        }
+        d.setValue(.object(info), atPath: "darwin." + step)
+        let verdict =
+            isChunk
+            ? nil
+            : Self.verdict(
+                chunks: chunks.count, refused: refused.map { ($0.1) }, attempts: attempts, minSuccess: minSuccess,
+                wordsBefore: Self.words(document.text), wordsAfter: Self.words(text),
+                minWordsLeft: minWordsLeft, minShareLeft: minShareLeft)
+        if let (rule, detail) = verdict {
+            return BatchOutcome(document: d, decision: .drop(rule: rule, detail: .string(detail)))
         }
         let inChars = document.text.unicodeScalars.count
         if inChars > 0 { context.observe(ratio, Double(text.unicodeScalars.count) / Double(inChars)) }
         d.text = text
         return BatchOutcome(document: d, decision: .keep)
+    }
+
+    /// The document rules: the rule and detail of a rejection, or nil when the document passes. Applied here,
+    /// or by join_chunks to a document whose chunks came through one by one.
+    static func verdict(
+        chunks: Int, refused: [String], attempts: Int, minSuccess: Double, wordsBefore: Int, wordsAfter: Int,
+        minWordsLeft: Int?, minShareLeft: Double
+    ) -> (rule: String, detail: String)? {
+        if Double(chunks - refused.count) < minSuccess * Double(chunks) - 1e-9 {
+            let reasons = Dictionary(grouping: refused, by: { $0 }).map { "\($0.key) \($0.value.count)" }.sorted()
+            return (
+                "chunks_refused",
+                "\(refused.count) of \(chunks) chunks refused after \(attempts) attempt(s): "
+                    + reasons.joined(separator: ", ")
+            )
+        }
+        if let minWordsLeft, wordsAfter <= minWordsLeft || Double(wordsAfter) <= minShareLeft * Double(wordsBefore) {
+            return ("too_little_left", "\(wordsAfter) of \(wordsBefore) words left")
+        }
+        return nil
     }
 
     /// Words: runs of characters between white space.

@@ -321,6 +321,41 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
         #expect(out2[1].error == nil, "one document's failed call does not fail its neighbours")
     }
 
+    @Test func chunksMadeByChunkAreJudgedWhenJoined() async throws {
+        // `chunk` made two chunk documents; the model refuses one of them (a program that does not parse).
+        let text =
+            String(repeating: "Alpha beta gamma delta epsilon zeta eta theta.\n\n", count: 2)
+            + String(repeating: "Omega psi chi phi upsilon tau sigma rho.\n\n", count: 2)
+        let parent = Document(id: "p", text: text)
+        let pieces = ChunkSplitter.split(text, maxChars: 100)
+        #expect(pieces.count == 2)
+        let chunker = StepContext(stage: "L4", step: "chunk", shard: nil, seed: 0, histograms: [])
+        let chunks = pieces.enumerated().map { i, piece in
+            var c = Document.derived(from: parent, context: chunker, index: i, text: piece)
+            c.setValue(
+                .object(
+                    JSONObject([
+                        (key: "of", value: .string("p")), (key: "index", value: .number(JSONNumber(i))),
+                        (key: "count", value: .number(JSONNumber(pieces.count))),
+                    ])), atPath: "darwin.chunk")
+            return c
+        }
+        let backend = ScriptedBackend { t, _ in ScriptedBackend.text(t.contains("Omega") ? "?\n?" : "keep_doc()") }
+        var ctx = context()
+        let out = try await rewriting(["retries": 0, "chunk_chars": 1000]).run(
+            chunks, calls: CachedInference(backend: backend, cache: nil, templateHash: "t"), context: &ctx,
+            show: { EditProgram.numbered(EditProgram.lines(of: $0).lines) }, judge: Refiner.judgeEdit)
+        // Each chunk is kept (its refused part with its original text): the rules wait for the join.
+        #expect(out.allSatisfy { $0.decision == .keep && $0.error == nil })
+        let joined = ChunkJoiner.join(out.map(\.document), of: "p")
+        #expect(joined.text == text)
+        #expect(joined.value(atPath: "darwin.refine.chunks")?.intValue == 2)
+        #expect(joined.value(atPath: "darwin.refine.words_before")?.intValue == 32)
+        let rejection = ChunkJoiner.rejection(joined)
+        #expect(rejection?.rule == "chunks_refused")
+        #expect(rejection?.detail == "refine: 1 of 2 chunks refused after 1 attempt(s): no_program 1")
+    }
+
     @Test func cutsByTheModelsTokensAtBoundaries() {
         // A tokenizer double: one token per word.
         let text = "one two three four five.\nsix seven eight nine ten.\neleven twelve."
