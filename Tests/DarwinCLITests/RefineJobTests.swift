@@ -89,6 +89,33 @@ import Testing
         return t["counters"]?.objectValue ?? JSONObject()
     }
 
+    @Test func wrongSettingsAreRefusedWithTheirLine() throws {
+        let prompt = dir.file("no-slot.yaml")
+        try "user: Clean this.\n".write(toFile: prompt, atomically: true, encoding: .utf8)
+        let server = "backend: openai, url: http://127.0.0.1:9/v1, model: m"
+        let cases: [(step: String, message: String)] = [
+            ("complete: {\(server)}", "chunk_tokens needs the model's tokenizer"),
+            ("qa_synthesis: {\(server), verify: 1, min_agree: 2}", "min_agree (2) is above verify (1)"),
+            ("refine: {\(server), prompt: \(prompt)}", "must contain {{text}} exactly once"),
+            ("refine: {\(server), mode: rewrites}", "one of rewrite, edit"),
+        ]
+        for (i, c) in cases.enumerated() {
+            let recipe = dir.file("wrong-\(i).yaml")
+            try """
+            input: {paths: [\(Repository.sampleDirectory)]}
+            output: \(dir.path)/wrong-\(i)
+            stages:
+              - name: L4
+                level: \(c.step.hasPrefix("refine") ? "L4" : "L5")
+                steps:
+                  - \(c.step)
+            """.write(toFile: recipe, atomically: true, encoding: .utf8)
+            let r = try darwin(["validate", recipe])
+            #expect(r.status != 0, "\(c.step)")
+            #expect(r.stderr.contains("wrong-\(i).yaml:7:") && r.stderr.contains(c.message), "\(r.stderr)")
+        }
+    }
+
     @Test func refineCompleteAndQAResumeFromTheCacheAndMatchAnUninterruptedRun() throws {
         if let missing = SmallModel.missing { Issue.record(Comment(rawValue: missing)); return }
         let input = try writeInput()
