@@ -149,6 +149,16 @@ import Testing
             #expect(d.value(atPath: "darwin.refine.chunks")?.intValue ?? 0 >= 1)
         }
 
+        // `inspect --has` finds documents by what the step recorded.
+        let listed = try darwin(
+            [
+                "inspect", dir.path + "/reference", "--stage", "L4e", "--has", "darwin.refine.chunks", "--json",
+                "--limit", "100",
+            ])
+        #expect(listed.stdout.split(separator: "\n").count == edited.count, "\(listed.stderr)")
+        let none = try darwin(["inspect", dir.path + "/reference", "--stage", "L4e", "--has", "darwin.complete"])
+        #expect(none.stderr.contains("nothing matches"))
+
         // QA documents name their parent and carry the pair; rejection sampling counted every pair.
         let l5 = try documents(dir.path + "/reference/L5")
         let qa = try counters("reference", stage: "L5", step: "qa_synthesis")

@@ -94,6 +94,13 @@ extension DarwinCommand {
 
         @Option(
             name: .long,
+            help:
+                "Only documents that have this field, a dotted path (e.g. darwin.refine.kept_original: chunks a guard refused; darwin.refine.attempts: documents retried)."
+        )
+        var has: String?
+
+        @Option(
+            name: .long,
             help: "Show N documents chosen by a hash of their id (deterministic), instead of the first ones.")
         var sample: Int?
 
@@ -138,7 +145,8 @@ extension DarwinCommand {
             } else {
                 selection = .kept
             }
-            let inspector = Inspector(outputDirectory: report.outputDirectory, stage: stage, selection: selection)
+            let inspector = Inspector(
+                outputDirectory: report.outputDirectory, stage: stage, selection: selection, having: has)
             let entries: [Inspector.Entry]
             do {
                 entries = try inspector.entries(limit: sample ?? limit, sampleSeed: sample == nil ? nil : seed)

@@ -18,11 +18,14 @@ public struct Inspector {
     public let outputDirectory: String
     public let stage: String
     public let selection: Selection
+    /// Only documents that have this field (a dotted path such as `darwin.refine.kept_original`).
+    public let field: String?
 
-    public init(outputDirectory: String, stage: String, selection: Selection) {
+    public init(outputDirectory: String, stage: String, selection: Selection, having field: String? = nil) {
         self.outputDirectory = outputDirectory
         self.stage = stage
         self.selection = selection
+        self.field = field
     }
 
     /// One document or error record shown.
@@ -73,6 +76,7 @@ public struct Inspector {
                 var id: String
                 switch item {
                 case .document(let doc):
+                    if let field, doc.value(atPath: field) == nil { continue }
                     if case .rejected(let by?) = selection {
                         guard let r = doc.rejection, r.step == by || r.rule == by else { continue }
                     }
@@ -134,6 +138,12 @@ public struct Inspector {
             var s = JSONWriter.string(v)
             if s.count > 120 { s = String(s.prefix(120)) + "…" }
             meta.append("\(k): \(s)")
+        }
+        // What a model step recorded about the document's chunks (refine, complete).
+        for (k, v) in o["darwin"]?.objectValue ?? JSONObject() where v.objectValue?["chunks"] != nil {
+            var s = JSONWriter.string(v)
+            if s.count > 300 { s = String(s.prefix(300)) + "…" }
+            meta.append("darwin.\(k): \(s)")
         }
         return head + "\n" + (meta.isEmpty ? "" : meta.joined(separator: "\n") + "\n") + body + "\n"
     }
