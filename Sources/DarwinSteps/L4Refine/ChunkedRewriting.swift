@@ -47,9 +47,9 @@ struct ChunkedRewriting: Sendable {
 
     /// The parameters every chunked rewriting step has.
     static func parameters(
-        chunkChars: Int, chunkTokens: Int, maxTokens: Int, temperature: Double, prompt: String
+        chunkChars: Int, chunkTokens: Int, maxTokens: Int, context: Int, temperature: Double, prompt: String
     ) -> [ParameterSpec] {
-        ModelSettings.parameters(parallel: 8, context: 2048) + [
+        ModelSettings.parameters(parallel: 8, context: context) + [
             BatchParameters.batchSize(default: 8), BatchParameters.inFlight(default: 2),
             ParameterSpec(
                 "prompt", .string, default: .string(prompt),

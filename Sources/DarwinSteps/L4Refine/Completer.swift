@@ -26,7 +26,8 @@ struct Completer: BatchStep {
         reference: "Data Darwinism L5 (1,024-token windows of L4 output; expert science communicator contract)",
         kind: .batched,
         parameters: ChunkedRewriting.parameters(
-            chunkChars: 0, chunkTokens: 1024, maxTokens: 3072, temperature: 0, prompt: "complete.yaml") + [
+            chunkChars: 0, chunkTokens: 1024, maxTokens: 2560, context: 4096, temperature: 0,
+            prompt: "complete.yaml") + [
                 ParameterSpec(
                     "min_expansion", .number(min: 0, max: 100), default: 1.0,
                     "an answer must be longer than this many times its window (in characters)"),

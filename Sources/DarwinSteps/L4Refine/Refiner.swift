@@ -37,7 +37,7 @@ struct Refiner: BatchStep {
             "Data Darwinism L4 (1,024-character chunks, <CLEANED_TEXT>, ≥95 % of chunks); ProX (Zhou et al. 2024) and RefineX (2025) programs",
         kind: .batched,
         parameters: ChunkedRewriting.parameters(
-            chunkChars: 1024, chunkTokens: 0, maxTokens: 512, temperature: 0, prompt: ""
+            chunkChars: 1024, chunkTokens: 0, maxTokens: 512, context: 2048, temperature: 0, prompt: ""
         )
         .map { $0.name == "prompt" ? Refiner.promptSpec : $0 } + [
             ParameterSpec(
