@@ -75,7 +75,7 @@ import Testing
     }
 
     func documents(_ folder: String) throws -> [Document] {
-        try Shards.files(under: folder).filter { $0.hasSuffix(".jsonl.zst") }.sorted()
+        try Shards.files(under: folder).filter { $0.hasSuffix(".jsonl.zst") && !$0.hasPrefix("_") }.sorted()
             .flatMap { try Shards.documents(folder + "/" + $0) }
     }
 

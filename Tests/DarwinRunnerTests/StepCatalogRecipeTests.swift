@@ -52,7 +52,30 @@ import Testing
             out.append(name.replacingOccurrences(of: "_", with: "-"))
         }
         var seen: Set<String> = [name]
-        return out.filter { typo in seen.insert(typo).inserted && d.parameter(typo) == nil }
+        // A typo as close to another parameter as to this one (`modee`: `mode` or `model`?) is ambiguous.
+        let others = d.parameters.map(\.name).filter { $0 != name }
+        return out.filter { typo in
+            seen.insert(typo).inserted && d.parameter(typo) == nil
+                && others.allSatisfy { distance(typo, $0) > distance(typo, name) }
+        }
+    }
+
+    /// Edits (insertions, deletions, substitutions, swaps of neighbours) between two names.
+    static func distance(_ x: String, _ y: String) -> Int {
+        let a = Array(x)
+        let b = Array(y)
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in stride(from: 1, through: a.count, by: 1) {
+            for j in stride(from: 1, through: b.count, by: 1) {
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[a.count][b.count]
     }
 
     static let misspelled: [Use] = descriptors.flatMap { d in

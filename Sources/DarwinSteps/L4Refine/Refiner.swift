@@ -5,7 +5,8 @@ import Foundation
 /// L4 generative refinement: a model cleans each chunk of a document, in one of two modes.
 ///
 /// - `rewrite` (the Darwin L4 contract): the model returns the cleaned chunk between `<CLEANED_TEXT>` tags
-///   (empty tags delete it). Guards refuse an answer without the tags, one cut at `max_tokens`, one that
+///   (empty tags delete it; an answer the model ended without the closing tag counts to its end). Guards refuse
+///   an answer without the opening tag, one cut at `max_tokens`, one that
 ///   repeats itself, one whose length is outside `min_ratio`…`max_ratio` of the chunk's, and one that drifts —
 ///   numbers, URLs, citations, LaTeX commands or names that the chunk does not contain (`max_drift`).
 /// - `edit` (ProX / RefineX): the model sees the chunk's lines numbered and writes an ``EditProgram``, held to
@@ -84,9 +85,11 @@ struct Refiner: BatchStep {
         "prompt file (system, user with {{text}}; Mustache): a path, or a name in configs/prompts; default refine-rewrite.yaml or refine-edit.yaml by mode"
     )
 
-    /// A rewrite answer's shape: the text between the tags, which ends at the first `</`.
+    /// A rewrite answer's shape: the opening tag, then text that ends at the first `</` (the closing tag) or
+    /// where the model stops — a grammar that required the closing tag would keep a model that never writes it
+    /// from stopping at all.
     static let rewriteGrammar = """
-        root ::= "<CLEANED_TEXT>" body "</CLEANED_TEXT>"
+        root ::= "<CLEANED_TEXT>" body ("</CLEANED_TEXT>")?
         body ::= ([^<] | "<" [^/])*
         """
 
@@ -128,7 +131,7 @@ struct Refiner: BatchStep {
     static func judgeRewrite(
         _ chunk: String, _ answer: String, minRatio: Double, maxRatio: Double, maxDrift: Int
     ) -> ChunkVerdict {
-        guard let tagged = RewriteGuards.tagged(answer, tag: "CLEANED_TEXT") else {
+        guard let tagged = RewriteGuards.tagged(answer, tag: "CLEANED_TEXT", closeOptional: true) else {
             return .guarded("no_tag", detail: String(answer.prefix(80)))
         }
         let parts = chunk.trimmedParts

@@ -5,11 +5,14 @@ import Foundation
 enum RewriteGuards {
     // MARK: - Answer tags
 
-    /// The text between `<TAG>` and `</TAG>`, or nil when either tag is missing.
-    static func tagged(_ answer: String, tag: String) -> Substring? {
-        guard let open = answer.range(of: "<\(tag)>"),
-            let close = answer.range(of: "</\(tag)>", range: open.upperBound..<answer.endIndex)
-        else { return nil }
+    /// The text between `<TAG>` and `</TAG>`, or nil when a tag is missing; with `closeOptional`, an answer
+    /// that ends without the closing tag counts to its end (the model stopped there: an answer cut off at
+    /// `max_tokens` never reaches a judge).
+    static func tagged(_ answer: String, tag: String, closeOptional: Bool = false) -> Substring? {
+        guard let open = answer.range(of: "<\(tag)>") else { return nil }
+        guard let close = answer.range(of: "</\(tag)>", range: open.upperBound..<answer.endIndex) else {
+            return closeOptional ? answer[open.upperBound...] : nil
+        }
         return answer[open.upperBound..<close.lowerBound]
     }
 

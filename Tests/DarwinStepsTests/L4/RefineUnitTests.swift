@@ -157,7 +157,11 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
 
     @Test func refusesMissingTagsDriftRatioAndLoops() {
         #expect(guardName(judge("Photosynthesis in C4 plants fixes CO2 twice.")) == "no_tag")
-        #expect(guardName(judge("<CLEANED_TEXT>Photosynthesis in C4 plants fixes CO2 three times [13].")) == "no_tag")
+        #expect(
+            judge("<CLEANED_TEXT>Photosynthesis in C4 plants fixes CO2 twice [12]. See Fig. 3.")
+                == .done("Photosynthesis in C4 plants fixes CO2 twice [12]. See Fig. 3.\n\n", outcome: "cleaned"),
+            "the model stopped without the closing tag: the answer counts to its end")
+        #expect(RewriteGuards.tagged("<T>a", tag: "T") == nil)
         #expect(
             guardName(
                 judge(
