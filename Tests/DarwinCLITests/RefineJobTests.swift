@@ -61,7 +61,7 @@ import Testing
             level: L5
             steps:
               - complete: {\(m), chunk_tokens: 96, max_tokens: 200, min_success: 0, retries: 0}
-              - qa_synthesis: {\(m), chunk_chars: 800, max_pairs: 1, max_tokens: 160, verify: 1, answer_tokens: 96}
+              - qa_synthesis: {\(m), chunk_chars: 800, max_pairs: 1, max_tokens: 256, verify: 1, answer_tokens: 128}
         """.write(toFile: recipe, atomically: true, encoding: .utf8)
         return recipe
     }
@@ -163,7 +163,12 @@ import Testing
         let l5 = try documents(dir.path + "/reference/L5")
         let qa = try counters("reference", stage: "L5", step: "qa_synthesis")
         let made = l5.filter { $0.value(atPath: "darwin.created")?.stringValue == "L5:qa_synthesis" }
-        #expect(made.count == qa["qa.kept"]?.intValue ?? 0, "\(qa)")
+        func n(_ key: String) -> Int { qa[key]?.intValue ?? 0 }
+        #expect(n("qa.made") >= 1, "the model wrote pairs: \(qa)")
+        // Every pair made is refused, kept after its answers agreed, refused for disagreeing, or unverifiable.
+        #expect(
+            n("qa.made") == n("qa.refused_references") + n("qa.verified") + n("qa.disagreed") + n("qa.unverifiable"))
+        #expect(made.count == n("qa.kept") && n("qa.kept") == n("qa.verified"), "\(qa)")
         for d in made {
             #expect(d.parentIDs.count == 1 && l5.contains { $0.id == d.parentIDs[0] })
             #expect(d.text.hasPrefix("Question: ") && d.value(atPath: "metadata.qa.question") != nil)
