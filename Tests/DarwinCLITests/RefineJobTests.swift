@@ -165,9 +165,11 @@ import Testing
         let made = l5.filter { $0.value(atPath: "darwin.created")?.stringValue == "L5:qa_synthesis" }
         func n(_ key: String) -> Int { qa[key]?.intValue ?? 0 }
         #expect(n("qa.made") >= 1, "the model wrote pairs: \(qa)")
-        // Every pair made is refused, kept after its answers agreed, refused for disagreeing, or unverifiable.
+        // Every pair made is refused (a reference, a repeat, a made-up name), verified, disagreeing or unverifiable.
         #expect(
-            n("qa.made") == n("qa.refused_references") + n("qa.verified") + n("qa.disagreed") + n("qa.unverifiable"))
+            n("qa.made")
+                == n("qa.refused_references") + n("qa.refused_duplicate") + n("qa.refused_drift") + n("qa.verified")
+                + n("qa.disagreed") + n("qa.unverifiable"), "\(qa)")
         #expect(made.count == n("qa.kept") && n("qa.kept") == n("qa.verified"), "\(qa)")
         for d in made {
             #expect(d.parentIDs.count == 1 && l5.contains { $0.id == d.parentIDs[0] })

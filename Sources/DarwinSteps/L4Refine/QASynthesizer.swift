@@ -4,7 +4,9 @@ import Foundation
 
 /// L5 question–answer synthesis (daVinci's Darwin-Science-Book QA): a model reads each chunk of a document and
 /// writes self-contained question–answer pairs whose full answer is in the text (answer first, no references
-/// to "the text" or its figures, final answers in `\boxed{}`), or `[NO QA]`.
+/// to "the text" or its figures, final answers in `\boxed{}`), or `[NO QA]`. A pair is refused when its question
+/// points at the text instead of stating it, repeats an earlier question of the document, or names a name or
+/// URL its passage does not have (the drift check of `refine`, numbers aside: an answer may work one out).
 ///
 /// Each pair becomes a new document after its parent (`Question: …\nAnswer: …`, `metadata.qa` with the question,
 /// the answer, the final answer and the chunk), id `PARENT#STAGE:qa_synthesis:N`; `keep_parent: false` puts the
@@ -164,8 +166,15 @@ struct QASynthesizer: BatchStep {
                 context.count("qa.made", by: found.count + refused)
                 if refused > 0 { context.count("qa.refused_references", by: refused) }
                 if found.isEmpty && refused == 0 { context.count("qa.none") }
-                pairs[item.doc] += found.map {
-                    var p = $0; p.chunk = item.chunk; return p
+                for var pair in found {
+                    pair.chunk = item.chunk
+                    if pairs[item.doc].contains(where: { $0.question.lowercased() == pair.question.lowercased() }) {
+                        context.count("qa.refused_duplicate")
+                    } else if !Self.ungrounded(pair, in: item.text).isEmpty {
+                        context.count("qa.refused_drift")
+                    } else {
+                        pairs[item.doc].append(pair)
+                    }
                 }
             case .failure(let f) where f.reason == "length":
                 context.count("answer_tokens", by: f.completionTokens)
@@ -268,6 +277,14 @@ struct QASynthesizer: BatchStep {
             pairs.append(Pair(question: q, answer: a))
         }
         return (pairs, refused)
+    }
+
+    /// Names and URLs of a pair that its passage does not have (numbers may be worked out; names may not be
+    /// made up): a pair whose answer is not in the passage.
+    static func ungrounded(_ pair: Pair, in passage: String) -> [String] {
+        RewriteGuards.drift(Substring(pair.question + "\n" + pair.answer), input: passage).filter { item in
+            !(item.first?.isNumber ?? false) && !item.hasPrefix("\\") && !item.hasPrefix("[")
+        }
     }
 
     /// A question that is not self-contained: it speaks of "the text", "the passage", a numbered figure…

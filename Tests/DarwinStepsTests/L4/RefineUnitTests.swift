@@ -222,6 +222,15 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
         #expect(QASynthesizer.parse("[NO QA]").pairs.isEmpty)
     }
 
+    @Test func aPairNamingWhatThePassageDoesNotHaveIsUngrounded() {
+        let passage = "Elihu the son of Barachel was angry with Job and his three friends. He waited 7 days."
+        let good = QASynthesizer.Pair(
+            question: "Why was Elihu angry?", answer: "Job justified himself; 7 + 1 = \\boxed{8}.")
+        #expect(QASynthesizer.ungrounded(good, in: passage).isEmpty, "numbers may be worked out")
+        let bad = QASynthesizer.Pair(question: "What does the verse say?", answer: "The Lord hath mercy on all.")
+        #expect(QASynthesizer.ungrounded(bad, in: passage) == ["Lord"])
+    }
+
     @Test func boxedAnswersCompareAsWrittenOrAsNumbers() {
         #expect(QASynthesizer.boxed("so \\boxed{\\frac{1}{2}} and \\boxed{x^{2}}") == "x^{2}")
         #expect(QASynthesizer.boxed("no box") == nil)
