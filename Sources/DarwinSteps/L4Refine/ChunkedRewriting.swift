@@ -212,7 +212,7 @@ struct ChunkedRewriting: Sendable {
 
         func passes(_ d: Int) -> Bool {
             let good = verdicts[d].filter { $0?.isDone == true }.count
-            return Double(good) >= minSuccess * Double(verdicts[d].count) - 1e-9
+            return Self.enough(good, of: verdicts[d].count, minSuccess: minSuccess)
         }
         if retries > 0 {
             for attempt in 1...retries {
@@ -281,9 +281,11 @@ struct ChunkedRewriting: Sendable {
         // A chunk made by `chunk`: its document is judged when join_chunks puts it back together, by the rules
         // recorded here.
         let isChunk = ChunkJoiner.chunkInfo(document) != nil
+        let wordsBefore = MinLengthFilter.wordCount(document.text)
+        let wordsAfter = MinLengthFilter.wordCount(text)
         if isChunk {
-            info["words_before"] = .number(JSONNumber(Self.words(document.text)))
-            info["words_after"] = .number(JSONNumber(Self.words(text)))
+            info["words_before"] = .number(JSONNumber(wordsBefore))
+            info["words_after"] = .number(JSONNumber(wordsAfter))
             var rules = JSONObject([(key: "min_success", value: .number(JSONNumber(minSuccess)))])
             if let minWordsLeft {
                 rules["min_words_left"] = .number(JSONNumber(minWordsLeft))
@@ -297,7 +299,7 @@ struct ChunkedRewriting: Sendable {
             ? nil
             : Self.verdict(
                 chunks: chunks.count, refused: refused.map { ($0.1) }, attempts: attempts, minSuccess: minSuccess,
-                wordsBefore: Self.words(document.text), wordsAfter: Self.words(text),
+                wordsBefore: wordsBefore, wordsAfter: wordsAfter,
                 minWordsLeft: minWordsLeft, minShareLeft: minShareLeft)
         if let (rule, detail) = verdict {
             return BatchOutcome(document: d, decision: .drop(rule: rule, detail: .string(detail)))
@@ -314,7 +316,7 @@ struct ChunkedRewriting: Sendable {
         chunks: Int, refused: [String], attempts: Int, minSuccess: Double, wordsBefore: Int, wordsAfter: Int,
         minWordsLeft: Int?, minShareLeft: Double
     ) -> (rule: String, detail: String)? {
-        if Double(chunks - refused.count) < minSuccess * Double(chunks) - 1e-9 {
+        if !enough(chunks - refused.count, of: chunks, minSuccess: minSuccess) {
             let reasons = Dictionary(grouping: refused, by: { $0 }).map { "\($0.key) \($0.value.count)" }.sorted()
             return (
                 "chunks_refused",
@@ -328,16 +330,9 @@ struct ChunkedRewriting: Sendable {
         return nil
     }
 
-    /// Words: runs of characters between white space.
-    static func words(_ text: String) -> Int {
-        var n = 0
-        var inWord = false
-        for u in text.unicodeScalars {
-            let space = u.properties.isWhitespace
-            if !space && !inWord { n += 1 }
-            inWord = !space
-        }
-        return n
+    /// Whether `good` of `chunks` chunks reach the share `minSuccess`.
+    static func enough(_ good: Int, of chunks: Int, minSuccess: Double) -> Bool {
+        Double(good) >= minSuccess * Double(chunks) - 1e-9
     }
 }
 
