@@ -55,24 +55,13 @@ struct LLMScorer: BatchStep {
                 ],
                 expect: .keep)
         ],
-        resources: { p in
-            try ModelSettings.resources(p)
-                + [
-                    ResourceReference(
-                        parameter: "prompt", path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"))
-                ]
-        },
+        resources: { p in try ModelSettings.resources(p) + [PromptTemplate.resource(p)] },
         check: { p in
             try ModelSettings.check(p)
-            _ = try LLMScorer.template(p)
+            _ = try PromptTemplate.load(p)
             try LLMScorer.checkRange(p)
         },
         make: { p in .batched(try LLMScorer(p)) })
-
-    static func template(_ p: Parameters) throws -> PromptTemplate {
-        try PromptTemplate(
-            path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"), parameter: "prompt")
-    }
 
     static func checkRange(_ p: Parameters) throws {
         guard p.int("min_score") <= p.int("max_score") else {
@@ -94,7 +83,7 @@ struct LLMScorer: BatchStep {
     init(_ p: Parameters) throws {
         try Self.checkRange(p)
         settings = try ModelSettings(p)
-        template = try Self.template(p)
+        template = try PromptTemplate.load(p)
         key = p.string("key")
         maxChars = p.int("max_chars")
         range = p.int("min_score")...p.int("max_score")

@@ -80,6 +80,40 @@ struct PromptTemplate: Sendable {
         trail = parts[1]
     }
 
+    /// The prompt file a step's parameter names (or `file`, when the step picks it), rendered with the recipe's
+    /// `variables` (a mapping, for steps that have the parameter) over the step's own.
+    static func load(
+        _ p: Parameters, _ parameter: String = "prompt", file: String? = nil, variables: [String: Any] = [:]
+    ) throws -> PromptTemplate {
+        var values = variables
+        switch p.json("variables") {
+        case .object(let o): for (k, v) in o { values[k] = mustacheValue(v) }
+        case .null: break
+        default: throw ParameterError("variables", "variables must be a mapping of names to values")
+        }
+        return try PromptTemplate(
+            path: try resolve(file ?? p.string(parameter), parameter: parameter), parameter: parameter,
+            variables: values)
+    }
+
+    /// The prompt file as a resource of the stage: its content hash is in the fingerprint.
+    static func resource(_ p: Parameters, _ parameter: String = "prompt", file: String? = nil) throws
+        -> ResourceReference
+    {
+        ResourceReference(parameter: parameter, path: try resolve(file ?? p.string(parameter), parameter: parameter))
+    }
+
+    private static func mustacheValue(_ v: JSONValue) -> Any {
+        switch v {
+        case .string(let s): return s
+        case .number(let n): return n.intValue.map { $0 as Any } ?? (n.doubleValue as Any)
+        case .bool(let b): return b
+        case .array(let a): return a.map(mustacheValue)
+        case .object(let o): return Dictionary(o.map { ($0.key, mustacheValue($0.value)) }) { a, _ in a }
+        case .null: return ""
+        }
+    }
+
     /// The chat request for one document; the system message and the lead are shared by every request.
     func request(text: String) -> CompletionRequest {
         var messages: [ChatMessage] = []

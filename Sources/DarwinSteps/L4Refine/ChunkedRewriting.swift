@@ -47,13 +47,14 @@ struct ChunkedRewriting: Sendable {
 
     /// The parameters every chunked rewriting step has.
     static func parameters(
-        chunkChars: Int, chunkTokens: Int, maxTokens: Int, context: Int, temperature: Double, prompt: String
+        chunkChars: Int, chunkTokens: Int, maxTokens: Int, context: Int, temperature: Double, prompt: String,
+        promptNote: String = ""
     ) -> [ParameterSpec] {
         ModelSettings.parameters(parallel: 8, context: context) + [
             BatchParameters.batchSize(default: 8), BatchParameters.inFlight(default: 2),
             ParameterSpec(
                 "prompt", .string, default: .string(prompt),
-                "prompt file (system, user with {{text}}; Mustache): a path, or a name in configs/prompts"),
+                "prompt file (system, user with {{text}}; Mustache): a path, or a name in configs/prompts" + promptNote),
             ParameterSpec(
                 "variables", .json, default: .null,
                 "values for the prompt's other Mustache variables (a mapping); the document always goes to {{text}}"),
@@ -97,14 +98,15 @@ struct ChunkedRewriting: Sendable {
         }
     }
 
+    /// - Parameter prompt: the prompt file when the step picks it (refine, by mode), else the `prompt` parameter's.
     init(
-        step: String, _ p: Parameters, prefixTokens: Int = 1024, minWordsLeft: Int?, ratio: HistogramSpec,
-        variables: [String: Any] = [:], grammar: String? = nil
+        step: String, _ p: Parameters, prompt: String? = nil, prefixTokens: Int = 1024, minWordsLeft: Int?,
+        ratio: HistogramSpec, variables: [String: Any] = [:], grammar: String? = nil
     ) throws {
         try Self.check(p)
         self.step = step
         settings = try ModelSettings(p, prefixTokens: prefixTokens)
-        template = try Self.template(p, variables: variables)
+        template = try PromptTemplate.load(p, file: prompt, variables: variables)
         var s = Sampling()
         s.temperature = p.double("temperature")
         s.seed = UInt64(p.int("seed"))
@@ -122,36 +124,9 @@ struct ChunkedRewriting: Sendable {
         self.ratio = ratio
     }
 
-    /// The step's prompt file, rendered with the recipe's `variables` over the step's own.
-    static func template(_ p: Parameters, variables: [String: Any] = [:]) throws -> PromptTemplate {
-        var values = variables
-        if case .object(let o) = p.json("variables") {
-            for (k, v) in o { values[k] = mustacheValue(v) }
-        } else if p.json("variables") != .null {
-            throw ParameterError("variables", "variables must be a mapping of names to values")
-        }
-        return try PromptTemplate(
-            path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"), parameter: "prompt",
-            variables: values)
-    }
-
-    /// The prompt file as a resource of the stage (its hash is in the fingerprint).
-    static func resources(_ p: Parameters) throws -> [ResourceReference] {
-        try ModelSettings.resources(p) + [
-            ResourceReference(
-                parameter: "prompt", path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt"))
-        ]
-    }
-
-    private static func mustacheValue(_ v: JSONValue) -> Any {
-        switch v {
-        case .string(let s): return s
-        case .number(let n): return n.intValue.map { $0 as Any } ?? (n.doubleValue as Any)
-        case .bool(let b): return b
-        case .array(let a): return a.map(mustacheValue)
-        case .object(let o): return Dictionary(o.map { ($0.key, mustacheValue($0.value)) }) { a, _ in a }
-        case .null: return ""
-        }
+    /// The prompt file and the model, the resources of the stage.
+    static func resources(_ p: Parameters, prompt: String? = nil) throws -> [ResourceReference] {
+        try ModelSettings.resources(p) + [PromptTemplate.resource(p, file: prompt)]
     }
 
     /// A text cut into chunks.

@@ -48,7 +48,7 @@ struct Completer: BatchStep {
         resources: { p in try ChunkedRewriting.resources(p) },
         check: { p in
             try ModelSettings.check(p)
-            _ = try ChunkedRewriting.template(p)
+            _ = try PromptTemplate.load(p)
             try ChunkedRewriting.check(p)
             guard p.double("min_expansion") < p.double("max_expansion") else {
                 throw ParameterError("max_expansion", "max_expansion must be above min_expansion")

@@ -81,13 +81,7 @@ struct QASynthesizer: BatchStep {
                 expect: .add)
         ],
         resources: { p in
-            try ModelSettings.resources(p) + [
-                ResourceReference(
-                    parameter: "prompt", path: try PromptTemplate.resolve(p.string("prompt"), parameter: "prompt")),
-                ResourceReference(
-                    parameter: "answer_prompt",
-                    path: try PromptTemplate.resolve(p.string("answer_prompt"), parameter: "answer_prompt")),
-            ]
+            try ModelSettings.resources(p) + [PromptTemplate.resource(p), PromptTemplate.resource(p, "answer_prompt")]
         },
         check: { p in
             try ModelSettings.check(p)
@@ -101,10 +95,10 @@ struct QASynthesizer: BatchStep {
 
     static func templates(_ p: Parameters) throws -> (PromptTemplate, PromptTemplate) {
         let variables: [String: Any] = ["max_pairs": p.int("max_pairs")]
-        let pairs = try ChunkedRewriting.template(p, variables: variables)
-        let answers = try ChunkedRewriting.template(
-            p.with(prompt: p.string("answer_prompt")), variables: variables)
-        return (pairs, answers)
+        return (
+            try PromptTemplate.load(p, variables: variables),
+            try PromptTemplate.load(p, "answer_prompt", variables: variables)
+        )
     }
 
     /// The answer's shape: `[NO QA]`, or 1 to `maxPairs` blocks.

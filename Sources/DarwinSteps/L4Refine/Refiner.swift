@@ -38,30 +38,29 @@ struct Refiner: BatchStep {
             "Data Darwinism L4 (1,024-character chunks, <CLEANED_TEXT>, ≥95 % of chunks); ProX (Zhou et al. 2024) and RefineX (2025) programs",
         kind: .batched,
         parameters: ChunkedRewriting.parameters(
-            chunkChars: 1024, chunkTokens: 0, maxTokens: 512, context: 2048, temperature: 0, prompt: ""
-        )
-        .map { $0.name == "prompt" ? Refiner.promptSpec : $0 } + [
-            ParameterSpec(
-                "mode", .choice(["rewrite", "edit"]), default: "rewrite",
-                "rewrite: the model returns the cleaned chunk; edit: the model writes a program darwin checks and runs"
-            ),
-            ParameterSpec(
-                "min_ratio", .number(min: 0, max: 100), default: 0.2,
-                "rewrite: shortest answer, as a share of the chunk's characters (empty tags always delete)"),
-            ParameterSpec(
-                "max_ratio", .number(min: 0, max: 100), default: 1.3,
-                "rewrite: longest answer, as a share of the chunk's characters"),
-            ParameterSpec(
-                "max_drift", .integer(min: 0, max: 1000), default: 0,
-                "rewrite: numbers, URLs, citations, LaTeX commands and names not in the chunk that an answer may add"
-            ),
-            ParameterSpec(
-                "max_calls", .integer(min: 1, max: 256), default: 16, "edit: most calls in a program"),
-            ParameterSpec(
-                "grammar", .boolean, default: true,
-                "hold the answer to its shape with a GBNF grammar (llama, llama-server): edit, the program's language; rewrite, one tagged text that ends at its closing tag (so the text cannot contain \"</\"); off for servers that refuse the field"
-            ),
-        ],
+            chunkChars: 1024, chunkTokens: 0, maxTokens: 512, context: 2048, temperature: 0, prompt: "",
+            promptNote: "; default refine-rewrite.yaml or refine-edit.yaml by mode") + [
+                ParameterSpec(
+                    "mode", .choice(["rewrite", "edit"]), default: "rewrite",
+                    "rewrite: the model returns the cleaned chunk; edit: the model writes a program darwin checks and runs"
+                ),
+                ParameterSpec(
+                    "min_ratio", .number(min: 0, max: 100), default: 0.2,
+                    "rewrite: shortest answer, as a share of the chunk's characters (empty tags always delete)"),
+                ParameterSpec(
+                    "max_ratio", .number(min: 0, max: 100), default: 1.3,
+                    "rewrite: longest answer, as a share of the chunk's characters"),
+                ParameterSpec(
+                    "max_drift", .integer(min: 0, max: 1000), default: 0,
+                    "rewrite: numbers, URLs, citations, LaTeX commands and names not in the chunk that an answer may add"
+                ),
+                ParameterSpec(
+                    "max_calls", .integer(min: 1, max: 256), default: 16, "edit: most calls in a program"),
+                ParameterSpec(
+                    "grammar", .boolean, default: true,
+                    "hold the answer to its shape with a GBNF grammar (llama, llama-server): edit, the program's language; rewrite, one tagged text that ends at its closing tag (so the text cannot contain \"</\"); off for servers that refuse the field"
+                ),
+            ],
         histograms: [kept, InferenceCounters.latency],
         examples: [
             StepExample(
@@ -72,18 +71,13 @@ struct Refiner: BatchStep {
                 ],
                 expect: .keep)
         ],
-        resources: { p in try ChunkedRewriting.resources(p.with(prompt: Refiner.prompt(p))) },
+        resources: { p in try ChunkedRewriting.resources(p, prompt: Refiner.prompt(p)) },
         check: { p in
             try ModelSettings.check(p)
-            _ = try ChunkedRewriting.template(p.with(prompt: Refiner.prompt(p)))
+            _ = try PromptTemplate.load(p, file: Refiner.prompt(p))
             try ChunkedRewriting.check(p)
         },
         make: { p in .batched(try Refiner(p)) })
-
-    static let promptSpec = ParameterSpec(
-        "prompt", .string, default: "",
-        "prompt file (system, user with {{text}}; Mustache): a path, or a name in configs/prompts; default refine-rewrite.yaml or refine-edit.yaml by mode"
-    )
 
     /// A rewrite answer's shape: the opening tag, then text that ends at the first `</` (the closing tag) or
     /// where the model stops — a grammar that required the closing tag would keep a model that never writes it
@@ -101,9 +95,8 @@ struct Refiner: BatchStep {
 
     init(_ p: Parameters) throws {
         mode = Mode(rawValue: p.string("mode")) ?? .rewrite
-        let withPrompt = p.with(prompt: Self.prompt(p))
         rewriting = try ChunkedRewriting(
-            step: "refine", withPrompt, minWordsLeft: 10, ratio: Self.kept,
+            step: "refine", p, prompt: Self.prompt(p), minWordsLeft: 10, ratio: Self.kept,
             variables: ["max_calls": p.int("max_calls")],
             grammar: !p.bool("grammar")
                 ? nil : mode == .edit ? EditProgram.grammar(maxCalls: p.int("max_calls")) : Self.rewriteGrammar)
@@ -167,14 +160,5 @@ struct Refiner: BatchStep {
         }
         if result.removedLines == 0 && result.substitutions == 0 { return .done(chunk, outcome: "unchanged") }
         return .done(kept.joined(separator: "\n") + tail, outcome: "edited")
-    }
-}
-
-extension Parameters {
-    /// The same parameters with `prompt` set.
-    func with(prompt: String) -> Parameters {
-        var v = values
-        v["prompt"] = .string(prompt)
-        return Parameters(v)
     }
 }

@@ -272,7 +272,7 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
         for (k, v) in extra { raw[k] = v }
         let p = try Parameters.validate(raw.map { ($0.key, $0.value) }, against: Refiner.descriptor.parameters).get()
         return try ChunkedRewriting(
-            step: "refine", p.with(prompt: Refiner.prompt(p)), minWordsLeft: 10, ratio: Refiner.kept)
+            step: "refine", p, prompt: Refiner.prompt(p), minWordsLeft: 10, ratio: Refiner.kept)
     }
 
     func context() -> StepContext {
