@@ -31,23 +31,11 @@ import Testing
         return recipe
     }
 
-    /// Output files without the response cache (its rows carry the time they were written).
-    func outputs(_ out: String) throws -> [String: Data] {
-        var d: [String: Data] = [:]
-        for rel in Shards.files(under: dir.path + "/" + out) where rel != "recipe.yaml" && !rel.hasPrefix("_cache") {
-            d[rel] = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/" + out + "/" + rel))
-        }
-        return d
-    }
+    func outputs(_ out: String) throws -> [String: Data] { try Shards.jobOutputs(dir.path + "/" + out) }
 
     func l3Counters(_ out: String, _ step: String) throws -> JSONObject {
-        let r = try darwin(["stats", dir.path + "/" + out, "--json"])
-        let stats = try #require(try JSONValue.parse(r.stdout).objectValue)
-        let l3 = try #require(
-            stats["stages"]?.arrayValue?.compactMap(\.objectValue).first { $0["name"]?.stringValue == "L3" })
-        let s = try #require(
-            l3["steps"]?.arrayValue?.compactMap(\.objectValue).first { $0["step"]?.stringValue == step })
-        return s["counters"]?.objectValue ?? JSONObject()
+        try #require(
+            JobStats.counters(try darwin(["stats", dir.path + "/" + out, "--json"]).stdout, stage: "L3", step: step))
     }
 
     @Test func scoresResumeFromTheCacheAndMatchAnUninterruptedRun() throws {

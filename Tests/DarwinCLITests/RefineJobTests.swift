@@ -66,13 +66,7 @@ import Testing
         return recipe
     }
 
-    func outputs(_ out: String) throws -> [String: Data] {
-        var d: [String: Data] = [:]
-        for rel in Shards.files(under: dir.path + "/" + out) where rel != "recipe.yaml" && !rel.hasPrefix("_cache") {
-            d[rel] = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/" + out + "/" + rel))
-        }
-        return d
-    }
+    func outputs(_ out: String) throws -> [String: Data] { try Shards.jobOutputs(dir.path + "/" + out) }
 
     func documents(_ folder: String) throws -> [Document] {
         try Shards.files(under: folder).filter { $0.hasSuffix(".jsonl.zst") && !$0.hasPrefix("_") }.sorted()
@@ -80,13 +74,8 @@ import Testing
     }
 
     func counters(_ out: String, stage: String, step: String) throws -> JSONObject {
-        let r = try darwin(["stats", dir.path + "/" + out, "--json"])
-        let stats = try #require(try JSONValue.parse(r.stdout).objectValue)
-        let s = try #require(
-            stats["stages"]?.arrayValue?.compactMap(\.objectValue).first { $0["name"]?.stringValue == stage })
-        let t = try #require(
-            s["steps"]?.arrayValue?.compactMap(\.objectValue).first { $0["step"]?.stringValue == step })
-        return t["counters"]?.objectValue ?? JSONObject()
+        try #require(
+            JobStats.counters(try darwin(["stats", dir.path + "/" + out, "--json"]).stdout, stage: stage, step: step))
     }
 
     @Test func wrongSettingsAreRefusedWithTheirLine() throws {

@@ -42,21 +42,11 @@ import Testing
         }
     }
 
-    func outputs(_ out: String) throws -> [String: Data] {
-        var d: [String: Data] = [:]
-        for rel in Shards.files(under: dir.path + "/" + out) where rel != "recipe.yaml" && !rel.hasPrefix("_cache") {
-            d[rel] = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/" + out + "/" + rel))
-        }
-        return d
-    }
+    func outputs(_ out: String) throws -> [String: Data] { try Shards.jobOutputs(dir.path + "/" + out) }
 
     func counters(_ out: String) throws -> JSONObject {
         let r = try Process.run(Repository.darwinBinary, ["stats", dir.path + "/" + out, "--json"])
-        let stats = try #require(try JSONValue.parse(r.stdout).objectValue)
-        let l3 = try #require(
-            stats["stages"]?.arrayValue?.compactMap(\.objectValue).first { $0["name"]?.stringValue == "L3" })
-        let step = try #require(l3["steps"]?.arrayValue?.first?.objectValue)
-        return step["counters"]?.objectValue ?? JSONObject()
+        return try #require(JobStats.counters(r.stdout, stage: "L3"))
     }
 
     @Test(.timeLimit(.minutes(5)))

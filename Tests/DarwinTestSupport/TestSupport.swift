@@ -195,3 +195,31 @@ public enum SmallModel {
             ? nil : "\(path) is missing: run scripts/fetch-models (make test does)"
     }
 }
+
+extension Shards {
+    /// A job folder's files by relative path, without the recipe copy and the response cache (its rows carry the
+    /// time they were written): what two runs of one job must agree on byte for byte.
+    public static func jobOutputs(_ folder: String) throws -> [String: Data] {
+        var d: [String: Data] = [:]
+        for rel in files(under: folder) where rel != "recipe.yaml" && !rel.hasPrefix("_cache") {
+            d[rel] = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + rel))
+        }
+        return d
+    }
+}
+
+/// Reading `darwin stats --json`.
+public enum JobStats {
+    /// The counters of a step of a stage (its first step when `step` is nil), or nil when there is no such step.
+    public static func counters(_ statsJSON: String, stage: String, step: String? = nil) -> JSONObject? {
+        guard let stats = try? JSONValue.parse(statsJSON).objectValue,
+            let s = stats["stages"]?.arrayValue?.compactMap(\.objectValue).first(where: {
+                $0["name"]?.stringValue == stage
+            }),
+            let t = s["steps"]?.arrayValue?.compactMap(\.objectValue).first(where: {
+                step == nil || $0["step"]?.stringValue == step
+            })
+        else { return nil }
+        return t["counters"]?.objectValue ?? JSONObject()
+    }
+}
