@@ -74,6 +74,26 @@ private struct DelayedBatchStep: BatchStep {
         return files
     }
 
+    /// Batches do not wait for a thread of Swift's shared pool: with every one of its threads held by
+    /// callers blocked until their own work ends (as a test run or a server may hold them), the job still ends.
+    @Test func batchesRunWhileEveryPooledThreadIsHeld() throws {
+        let held = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let blockers = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)  // this test holds one more
+        for _ in 0..<blockers {
+            Task.detached {
+                held.signal()
+                release.wait()
+            }
+        }
+        defer { for _ in 0..<blockers { release.signal() } }
+        var started = 0
+        while started < blockers, held.wait(timeout: .now() + 10) == .success { started += 1 }
+        #expect(started == blockers, "only \(started) of \(blockers) pooled threads held")
+        let files = try run("held", workers: 2)
+        #expect(files.keys.contains("L4/part-00000.jsonl.zst"))
+    }
+
     @Test func outputIsTheSameWhateverOrderBatchesComeBackIn() throws {
         let reference = try run("ref", workers: 2)
         #expect(reference.keys.contains("L4/_rejected/part-00000.jsonl.zst"))

@@ -240,7 +240,7 @@ struct PassSteps {
             limiter.acquire()
             group.enter()
             let ctx = context
-            Task.detached {
+            Task.detached(executorPreference: BatchThreads.shared) {
                 defer {
                     limiter.release()
                     group.leave()
