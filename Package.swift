@@ -37,6 +37,11 @@ let package = Package(
         ),
 
         .target(
+            name: "CDarwinTokenizer",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("onig"), .linkedLibrary("icuuc")]
+        ),
+        .target(
             name: "CDarwinHTML",
             dependencies: ["CDarwinText"],
             cSettings: [.unsafeFlags(["-O2", "-I/usr/include/libxml2"])],
@@ -48,6 +53,7 @@ let package = Package(
 
         // MARK: - darwin modules
         .target(name: "DarwinCore", dependencies: ["CDarwinJSON", "CDarwinText", "CXXHash"]),
+        .target(name: "DarwinTokenizer", dependencies: ["DarwinCore", "CDarwinTokenizer", "CXXHash"]),
         .target(name: "DarwinIO", dependencies: ["DarwinCore", "CZstd", "CZlib", "CXXHash", "CDarwinText"]),
         .target(
             name: "DarwinProvenance",
@@ -69,12 +75,12 @@ let package = Package(
             ]),
         .target(
             name: "DarwinRunner",
-            dependencies: ["DarwinCore", "DarwinIO", "DarwinProvenance", "Yams"]
+            dependencies: ["DarwinCore", "DarwinIO", "DarwinProvenance", "DarwinTokenizer", "Yams"]
         ),
         .executableTarget(
             name: "DarwinCLI",
             dependencies: [
-                "DarwinCore", "DarwinIO", "DarwinProvenance", "DarwinSteps", "DarwinRunner",
+                "DarwinCore", "DarwinIO", "DarwinProvenance", "DarwinSteps", "DarwinRunner", "DarwinTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
