@@ -100,7 +100,7 @@ struct BPEModel: Sendable {
                 continue
             }
             if let u = unk {
-                if pendingUnk != nil && !fuseUnk { add(pendingUnk!) }
+                if let pending = pendingUnk, !fuseUnk { add(pending) }
                 if pendingUnk == nil || !fuseUnk { pendingUnk = u }
             }
         }
@@ -186,5 +186,7 @@ struct MergeHeap {
 }
 
 extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import CXXHash
+import Foundation
 
 /// A hash map from byte strings to values, compared as bytes (two token strings that Swift would call equal
 /// — a precomposed letter and its decomposition — are different keys here).
@@ -43,8 +43,8 @@ struct ByteMap<Value> {
     private func equal(_ e: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
         let start = Int(keyStarts[e])
         return arena.withUnsafeBufferPointer { a in
-            guard key.count > 0 else { return true }
-            return memcmp(a.baseAddress! + start, key.baseAddress!, key.count) == 0
+            guard key.count > 0, let base = a.baseAddress, let k = key.baseAddress else { return true }
+            return memcmp(base + start, k, key.count) == 0
         }
     }
 
@@ -102,4 +102,3 @@ struct ByteMap<Value> {
 }
 
 extension ByteMap: @unchecked Sendable where Value: Sendable {}
-

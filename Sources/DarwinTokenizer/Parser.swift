@@ -46,7 +46,8 @@ struct Parser {
         case "Lowercase": return .lowercase
         case "StripAccents": return .stripAccents
         case "ByteLevel": return .byteLevel
-        case "Strip": return .strip(left: bool(o, "strip_left", default: true), right: bool(o, "strip_right", default: true))
+        case "Strip":
+            return .strip(left: bool(o, "strip_left", default: true), right: bool(o, "strip_right", default: true))
         case "Prepend": return .prepend(Array(try string(o, "prepend", at: where_).utf8))
         case "Replace":
             return .replace(try pattern(o, at: where_), Array(try string(o, "content", at: where_).utf8))
@@ -54,7 +55,8 @@ struct Parser {
             let lowercase = bool(o, "lowercase", default: true)
             let strip = o["strip_accents"]?.boolValue ?? lowercase
             return .bert(
-                cleanText: bool(o, "clean_text", default: true), chinese: bool(o, "handle_chinese_chars", default: true),
+                cleanText: bool(o, "clean_text", default: true),
+                chinese: bool(o, "handle_chinese_chars", default: true),
                 stripAccents: strip, lowercase: lowercase)
         case "Sequence":
             guard let list = o["normalizers"]?.arrayValue else { throw error("\(where_).normalizers is missing") }
@@ -71,10 +73,12 @@ struct Parser {
         let type = o["type"]?.stringValue ?? ""
         switch type {
         case "Split":
-            return .split(try pattern(o, at: where_), try behavior(o, at: where_), invert: bool(o, "invert", default: false))
+            return .split(
+                try pattern(o, at: where_), try behavior(o, at: where_), invert: bool(o, "invert", default: false))
         case "ByteLevel":
             return .byteLevel(
-                addPrefixSpace: bool(o, "add_prefix_space", default: true), useRegex: bool(o, "use_regex", default: true))
+                addPrefixSpace: bool(o, "add_prefix_space", default: true),
+                useRegex: bool(o, "use_regex", default: true))
         case "Whitespace": return .whitespace
         case "WhitespaceSplit": return .whitespaceSplit
         case "BertPreTokenizer": return .bert
@@ -95,7 +99,8 @@ struct Parser {
                 scheme = v
             }
             if o["add_prefix_space"]?.boolValue == false { scheme = .never }
-            return .metaspace(replacement: Array(replacement.utf8), scheme: scheme, split: bool(o, "split", default: true))
+            return .metaspace(
+                replacement: Array(replacement.utf8), scheme: scheme, split: bool(o, "split", default: true))
         case "Sequence":
             guard let list = o["pretokenizers"]?.arrayValue else { throw error("\(where_).pretokenizers is missing") }
             var out: [PreTokenizer] = []
@@ -126,18 +131,26 @@ struct Parser {
             let b: [UInt8]
             if let s = m.stringValue {
                 let parts = s.split(separator: " ", omittingEmptySubsequences: false)
-                guard parts.count == 2 else { throw error("model.merges[\(rank)] \(s.debugDescription) is not two tokens") }
+                guard parts.count == 2 else {
+                    throw error("model.merges[\(rank)] \(s.debugDescription) is not two tokens")
+                }
                 (a, b) = (Array(parts[0].utf8), Array(parts[1].utf8))
-            } else if let pair = m.arrayValue, pair.count == 2, let x = pair[0].stringValue, let y = pair[1].stringValue {
+            } else if let pair = m.arrayValue, pair.count == 2, let x = pair[0].stringValue, let y = pair[1].stringValue
+            {
                 (a, b) = (Array(x.utf8), Array(y.utf8))
             } else {
                 throw error("model.merges[\(rank)] is not a pair of tokens")
             }
-            guard let ia = vocab.get(a) else { throw error("model.merges[\(rank)]: \(String(decoding: a, as: UTF8.self)) is not in the vocabulary") }
-            guard let ib = vocab.get(b) else { throw error("model.merges[\(rank)]: \(String(decoding: b, as: UTF8.self)) is not in the vocabulary") }
+            guard let ia = vocab.get(a) else {
+                throw error("model.merges[\(rank)]: \(String(decoding: a, as: UTF8.self)) is not in the vocabulary")
+            }
+            guard let ib = vocab.get(b) else {
+                throw error("model.merges[\(rank)]: \(String(decoding: b, as: UTF8.self)) is not in the vocabulary")
+            }
             let joined = a + (b.starts(with: prefix ?? []) ? Array(b.dropFirst(prefixLength)) : b)
             guard let merged = vocab.get(joined) else {
-                throw error("model.merges[\(rank)]: \(String(decoding: joined, as: UTF8.self)) is not in the vocabulary")
+                throw error(
+                    "model.merges[\(rank)]: \(String(decoding: joined, as: UTF8.self)) is not in the vocabulary")
             }
             merges[UInt64(ia) << 32 | UInt64(ib)] = UInt64(rank) << 32 | UInt64(merged)
         }
@@ -150,7 +163,8 @@ struct Parser {
         }
         return BPEModel(
             vocab: vocab, merges: merges, unk: unk, fuseUnk: bool(o, "fuse_unk", default: false),
-            byteFallback: bool(o, "byte_fallback", default: false), ignoreMerges: bool(o, "ignore_merges", default: false),
+            byteFallback: bool(o, "byte_fallback", default: false),
+            ignoreMerges: bool(o, "ignore_merges", default: false),
             continuingPrefix: prefix, endSuffix: suffix)
     }
 

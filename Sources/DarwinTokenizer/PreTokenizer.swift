@@ -33,9 +33,9 @@ indirect enum PreTokenizer: Sendable {
 
     enum PrependScheme: String, Sendable { case always, first, never }
 
-    static let gpt2 = try! OnigRegex(
+    static let gpt2 = OnigRegex.constant(
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#)
-    static let words = try! OnigRegex(#"\w+|[^\w\s]+"#)
+    static let words = OnigRegex.constant(#"\w+|[^\w\s]+"#)
 
     /// Whether this pre-tokenizer ends with a byte-level mapping and nothing after it (the mapping is then
     /// left to the model).
@@ -80,7 +80,8 @@ indirect enum PreTokenizer: Sendable {
         case .whitespaceSplit:
             Self.split(&p, behavior: .removed, invert: false, eachScalar: UTF8Scalars.isWhitespace)
         case .digits(let individual):
-            Self.split(&p, behavior: individual ? .isolated : .contiguous, invert: false, eachScalar: UTF8Scalars.isNumeric)
+            Self.split(
+                &p, behavior: individual ? .isolated : .contiguous, invert: false, eachScalar: UTF8Scalars.isNumeric)
         case .punctuation(let behavior):
             Self.split(&p, behavior: behavior, invert: false, eachScalar: UTF8Scalars.isPunctuation)
         case .charDelimiter(let c):
@@ -98,7 +99,8 @@ indirect enum PreTokenizer: Sendable {
                     if b == 0x20 { out += replacement } else { out.append(b) }
                 }
                 let startsWithReplacement =
-                    out.count - start >= replacement.count && out[start..<start + replacement.count].elementsEqual(replacement)
+                    out.count - start >= replacement.count
+                    && out[start..<start + replacement.count].elementsEqual(replacement)
                 let prepend: Bool
                 switch scheme {
                 case .always: prepend = !startsWithReplacement

@@ -32,6 +32,15 @@ final class OnigRegex: @unchecked Sendable {
         try self.init(escaped)
     }
 
+    /// A pattern written in darwin's source, known to compile.
+    static func constant(_ pattern: String) -> OnigRegex {
+        do {
+            return try OnigRegex(pattern)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+    }
+
     deinit { dt_regex_free(regex) }
 
     /// Every match in `text`, as (start, end) byte offsets in `scratch[0 ..< 2n]`; returns n. `scratch` grows

@@ -5,7 +5,7 @@ import Foundation
 /// Why a tokenizer could not be loaded or used; the message names the file and the part of it.
 public struct TokenizerError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// `v` unless it is missing or JSON null.
@@ -61,7 +61,9 @@ public final class Tokenizer: Sendable {
         self.path = path
         let json: JSONValue
         do {
-            json = try data.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws(JSONSyntaxError) in try JSONValue.parse(b) }
+            json = try data.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+                try JSONValue.parse(b)
+            }
         } catch {
             throw TokenizerError("\(path): not JSON: \(error)")
         }
@@ -150,7 +152,9 @@ public final class Encoder {
         var text = text
         var failure: TokenizerError? = nil
         text.withUTF8 { p in
-            do throws(TokenizerError) { try encode(p, addSpecialTokens: addSpecialTokens, into: &out) } catch { failure = error }
+            do throws(TokenizerError) { try encode(p, addSpecialTokens: addSpecialTokens, into: &out) } catch {
+                failure = error
+            }
         }
         if let failure { throw failure }
         return out

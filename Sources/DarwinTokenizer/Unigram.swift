@@ -18,7 +18,7 @@ struct UnigramModel: Sendable {
             if score < minScore { minScore = score }
         }
         // A piece listed twice takes its last id, in the trie as in the map.
-        for (piece, _) in vocab { trie.insert(piece, id: Int32(map.get(piece)!)) }
+        for (piece, _) in vocab { trie.insert(piece, id: Int32(map.get(piece) ?? 0)) }
         pieces = map
         scores = vocab.map(\.1)
         self.unk = unk

@@ -48,7 +48,8 @@ extension DarwinCommand {
                     switch item {
                     case .error(let e):
                         failed = true
-                        FileHandle.standardError.write(Data("darwin: \(path):\(e.line): \(e.kind): \(e.message)\n".utf8))
+                        FileHandle.standardError.write(
+                            Data("darwin: \(path):\(e.line): \(e.kind): \(e.message)\n".utf8))
                     case .document(let doc):
                         let ids = try encoder.encode(doc.text, addSpecialTokens: special)
                         var line = JSONWriter.string(.string(doc.id))

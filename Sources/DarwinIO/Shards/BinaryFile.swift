@@ -90,6 +90,9 @@ public struct ByteWriter {
     }
 
     /// Appends many values at once (little-endian platforms write the array's memory as it is).
+    /// Raw bytes, as they are.
+    public mutating func appendBytes(_ b: [UInt8]) { bytes += b }
+
     public mutating func append(contentsOf values: [UInt64]) {
         #if _endian(little)
             values.withUnsafeBytes { bytes.append(contentsOf: $0) }

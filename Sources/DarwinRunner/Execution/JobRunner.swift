@@ -318,8 +318,15 @@ public final class JobRunner: Sendable {
             thread.start()
         }
         watch(group, scheduler: scheduler, progress: progress, plan: plan, store: store, runID: runID)
+        scheduler.refreshRemote()
+        for stage in plan.stages where stage.spec.tokenize != nil && scheduler.isStageComplete(stage) {
+            do {
+                try TokenManifest.write(stage: stage, plan: plan)
+            } catch {
+                console.warning("stage \(stage.spec.name): cannot write tokens.json: \(error)")
+            }
+        }
         if !options.keepIntermediate {
-            scheduler.refreshRemote()
             for stage in plan.stages
             where (!stage.globalSteps.isEmpty || stage.cut != nil) && scheduler.isStageComplete(stage) {
                 try? FileManager.default.removeItem(

@@ -1,6 +1,7 @@
 import DarwinCore
 import DarwinIO
 import DarwinProvenance
+import DarwinTokenizer
 import Foundation
 
 /// One pass of a stage over one shard: reads the shard, runs the pass's steps on every document and writes
@@ -27,6 +28,8 @@ struct ShardPass {
     let readsJobInput: Bool
 
     private var steps: PassSteps
+    /// Counts tokens when the job names a tokenizer; writes token files when the stage tokenizes.
+    private var tokens: StageTokens?
     private var writers = PassWriters()
     private var result = TaskResult()
     private var budget: ShardErrorBudget
@@ -75,6 +78,7 @@ struct ShardPass {
         self.steps = try PassSteps(executor: executor, stage: stage, segment: segment, shard: shard, layout: layout)
         self.budget = ShardErrorBudget(budget: executor.errorBudget)
         self.stepNames = stage.spec.steps.map(\.name)
+        self.tokens = try StageTokens(plan: plan, stage: stage)
     }
 
     /// Runs the pass.
@@ -114,6 +118,7 @@ struct ShardPass {
             result.steps.append(("read_" + plan.recipe.input.format, -1, read))
         }
         result.steps += steps.statistics
+        if let tokens { result.steps.append((StageTokens.statisticsName, -1, tokens.statistics)) }
         result.seconds = monotonicSeconds() - started
         return (result, pending + steps.pendingWorkspaceOutputs)
     }
@@ -147,6 +152,9 @@ struct ShardPass {
         writers.kept = try ShardWriter(
             path: paths.kept + Self.temporarySuffix,
             level: isFinal && stage.cut == nil ? Int32(plan.recipe.output.compressionLevel) : 1)
+        if isFinal && stage.cut == nil, let t = tokens, t.writes {
+            try t.open(prefix: TokenFiles.prefix(of: paths.kept))
+        }
         CrashPoints.reach("task-start")
         var progress = PassProgress(counters: executor.progress, stage: stage.spec.name)
         var window = PassWindow(size: steps.windowSize)
@@ -159,6 +167,7 @@ struct ShardPass {
                 let bytes = doc.textUTF8Count
                 result.counts.docsIn += 1
                 result.counts.bytesIn += bytes
+                if readsJobInput, let t = tokens { try t.countIn(doc) }
                 budget.countRecord()
                 let entering = PassItem(doc: doc, documentIndex: documentIndex, inputBytes: bytes, outcome: nil)
                 documentIndex += 1
@@ -249,6 +258,7 @@ struct ShardPass {
             result.counts.docsOut += 1
             result.counts.bytesOut += item.doc.textUTF8Count
             keptIndex += 1
+            if isFinal, let t = tokens { try t.out(item.doc) }
             let before = writers.kept?.bytes ?? 0
             try writers.kept?.write(item.doc)
             if stage.cut != nil && isFinal { writers.sizes.append(UInt64((writers.kept?.bytes ?? 0) - before)) }
@@ -291,6 +301,7 @@ struct ShardPass {
 
     private func abandon() {
         writers.abandon()
+        tokens?.abandon()
         for o in steps.pendingWorkspaceOutputs { AtomicFiles.remove(o.temporary) }
     }
 
@@ -309,6 +320,7 @@ struct ShardPass {
                         path: executor.relativePath(final), checksum: written.checksum, lines: written.lines,
                         fileBytes: written.fileBytes))
             }
+            if let t = tokens { pending += try t.finish() }
             if stage.cut != nil && isFinal {
                 // The size of every kept line, for laying out the cut.
                 let final = StageLayout(root: plan.outputDirectory, stage: stage.spec.name).cutSizes(shard.name)

@@ -99,11 +99,14 @@ struct TaskExecutor {
         let target = layout.shards[index]
         let final = StageLayout(root: plan.outputDirectory, stage: stage.spec.name).kept(target.name)
         var result = TaskResult()
+        var tokenFiles: [(temporary: String, final: String)] = []
         CrashPoints.reach("task-start")
         do {
             AtomicFiles.remove(final + Self.temporarySuffix)
             let writer = try ShardWriter(
                 path: final + Self.temporarySuffix, level: Int32(plan.recipe.output.compressionLevel))
+            let tokens = stage.spec.tokenize == nil ? nil : try StageTokens(plan: plan, stage: stage)
+            try tokens?.open(prefix: TokenFiles.prefix(of: final))
             do {
                 for i in target.from.shard...min(target.to.shard, stage.shards.count - 1) {
                     if i == target.to.shard && target.to.document == 0 { break }
@@ -123,6 +126,7 @@ struct TaskExecutor {
                         result.counts.bytesIn += doc.textUTF8Count
                         result.counts.bytesOut += doc.textUTF8Count
                         try writer.write(doc)
+                        try tokens?.write(doc)
                     }
                 }
                 guard result.counts.docsOut == target.documents else {
@@ -135,8 +139,13 @@ struct TaskExecutor {
                     OutputFileRecord(
                         path: relativePath(final), checksum: written.checksum, lines: written.lines,
                         fileBytes: written.fileBytes))
+                if let tokens {
+                    tokenFiles = try tokens.finish()
+                    result.steps.append((StageTokens.statisticsName, -1, tokens.statistics))
+                }
             } catch {
                 writer.abandon()
+                tokens?.abandon()
                 throw error
             }
         } catch let f as TaskFailure {
@@ -145,7 +154,7 @@ struct TaskExecutor {
             throw .failed("\(error)")
         }
         result.seconds = monotonicSeconds() - started
-        return (result, [(final + Self.temporarySuffix, final)])
+        return (result, [(final + Self.temporarySuffix, final)] + tokenFiles)
     }
 
     // MARK: - Helpers

@@ -224,6 +224,28 @@ public struct StagePlan: Sendable {
         case nil: break
         }
         o["output"] = .object(output)
+        if let t = spec.tokenize, let path = t.tokenizer ?? recipe.tokenizer {
+            // The token files follow the tokenizer's content, not its path.
+            let hash: String
+            do {
+                hash = try ContentHashes.hash(of: path)
+            } catch {
+                throw RecipeError(path: recipe.sourcePath, line: t.line, message: "tokenizer \(path): \(error)")
+            }
+            func name(_ b: TokenizeSpec.Boundary) -> JSONValue {
+                switch b {
+                case .auto: return .string("auto")
+                case .none: return .string("none")
+                case .token(let t): return .string("token:" + t)
+                }
+            }
+            o["tokenize"] = .object(
+                JSONObject([
+                    (key: "formats", value: .array(t.formats.map { .string($0.rawValue) })),
+                    (key: "bos", value: name(t.bos)), (key: "eos", value: name(t.eos)),
+                    (key: "tokenizer", value: .string(hash)),
+                ]))
+        }
         o["seed"] = .number(JSONNumber(lexeme: String(recipe.seed)))
         if position == 0 { o["input"] = .object(Self.inputDefinition(recipe.input, inputs)) }
         let definition = JSONWriter.string(.object(o))

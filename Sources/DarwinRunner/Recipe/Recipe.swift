@@ -12,6 +12,8 @@ public struct Recipe: Sendable {
     public var input: InputSpec
     public var output: OutputSpec
     public var stages: [StageSpec]
+    /// The tokenizer.json the job counts tokens with (and its `tokenize` stages encode with), if it names one.
+    public var tokenizer: String? = nil
 
     /// The stage called `name`.
     public func stage(named name: String) -> StageSpec? { stages.first { $0.name == name } }
@@ -81,6 +83,8 @@ public struct StageSpec: Sendable {
     public var line: Int
     /// How the stage cuts its kept documents into shards; `nil`: one output shard per input shard.
     public var cut: ShardCut? = nil
+    /// The token files the stage writes beside its kept shards, if any.
+    public var tokenize: TokenizeSpec? = nil
 }
 
 /// A target size for a stage's output shards.

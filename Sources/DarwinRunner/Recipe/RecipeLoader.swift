@@ -40,7 +40,8 @@ public struct RecipeLoader: Sendable {
             throw RecipeError(path: path, line: nil, message: "invalid YAML: \(error)")
         }
         let r = Reader(path: path)
-        let top = try r.mapping(root, what: "the recipe", allowed: ["name", "seed", "input", "output", "stages"])
+        let top = try r.mapping(
+            root, what: "the recipe", allowed: ["name", "seed", "input", "output", "stages", "tokenizer"])
 
         var name: String?
         if let n = top["name"] { name = try r.string(n, what: "name") }
@@ -63,6 +64,8 @@ public struct RecipeLoader: Sendable {
             throw r.error(stagesNode, "'stages' is empty: a job needs at least one stage")
         }
 
+        var tokenizer: String?
+        if let n = top["tokenizer"] { tokenizer = try r.string(n, what: "tokenizer") }
         var stages: [StageSpec] = []
         var seen: [String: Int] = [:]
         for node in stageNodes {
@@ -76,11 +79,20 @@ public struct RecipeLoader: Sendable {
             if stage.name.hasPrefix("_") || stage.name == "provenance" || stage.name.contains("/") {
                 throw r.error(node, "stage name '\(stage.name)' is reserved or not a folder name")
             }
+            if let t = stage.tokenize, t.tokenizer == nil, tokenizer == nil {
+                throw RecipeError(
+                    path: path, line: t.line,
+                    message:
+                        "stage '\(stage.name)' tokenizes but names no tokenizer: add 'tokenizer: PATH/tokenizer.json' to the recipe or to its tokenize"
+                )
+            }
             seen[stage.name] = stage.line
             stages.append(stage)
         }
-        return Recipe(
+        var recipe = Recipe(
             sourcePath: path, text: text, name: name, seed: seed, input: input, output: output, stages: stages)
+        recipe.tokenizer = tokenizer
+        return recipe
     }
 
     // MARK: - Sections
@@ -167,7 +179,7 @@ public struct RecipeLoader: Sendable {
 
     private func parseStage(_ node: Node, _ r: Reader) throws(RecipeError) -> StageSpec {
         let m = try r.mapping(
-            node, what: "a stage", allowed: ["name", "level", "steps", "shard_size", "shard_documents"])
+            node, what: "a stage", allowed: ["name", "level", "steps", "shard_size", "shard_documents", "tokenize"])
         guard let levelNode = m["level"] else { throw r.error(node, "stage needs a 'level' (L0…L9)") }
         let levelText = try r.scalarText(levelNode, what: "level")
         guard let level = Level(parsing: levelText) else {
@@ -202,7 +214,40 @@ public struct RecipeLoader: Sendable {
             guard count >= 1 else { throw r.error(n, "shard_documents must be at least 1") }
             cut = .documents(count)
         }
-        return StageSpec(name: name, level: level, steps: steps, line: r.line(node) ?? 0, cut: cut)
+        var stage = StageSpec(name: name, level: level, steps: steps, line: r.line(node) ?? 0, cut: cut)
+        if let n = m["tokenize"] { stage.tokenize = try parseTokenize(n, r) }
+        return stage
+    }
+
+    /// `tokenize: {formats: [megatron, datatrove], bos: auto|none|TOKEN, eos: auto|none|TOKEN, tokenizer: PATH}`.
+    private func parseTokenize(_ node: Node, _ r: Reader) throws(RecipeError) -> TokenizeSpec {
+        let m = try r.mapping(node, what: "tokenize", allowed: ["formats", "bos", "eos", "tokenizer"])
+        var formats = TokenizeSpec.Format.allCases
+        if let n = m["formats"] {
+            formats = []
+            for f in try r.stringList(n, what: "tokenize.formats") {
+                guard let v = TokenizeSpec.Format(rawValue: f) else {
+                    throw r.error(n, "unknown token format '\(f)' (formats: megatron, datatrove)")
+                }
+                if !formats.contains(v) { formats.append(v) }
+            }
+            guard !formats.isEmpty else { throw r.error(n, "tokenize.formats is empty") }
+        }
+        func boundary(_ key: String, _ d: TokenizeSpec.Boundary) throws(RecipeError) -> TokenizeSpec.Boundary {
+            guard let n = m[key] else { return d }
+            let v = try r.string(n, what: "tokenize.\(key)")
+            switch v {
+            case "auto": return .auto
+            case "none": return .none
+            case "": throw r.error(n, "tokenize.\(key) is empty (auto, none or a token)")
+            default: return .token(v)
+            }
+        }
+        var tokenizer: String?
+        if let n = m["tokenizer"] { tokenizer = try r.string(n, what: "tokenize.tokenizer") }
+        return TokenizeSpec(
+            formats: formats, bos: try boundary("bos", .auto), eos: try boundary("eos", .auto), tokenizer: tokenizer,
+            line: r.line(node) ?? 0)
     }
 
     private func parseStep(_ node: Node, stage: String, level: Level, _ r: Reader) throws(RecipeError) -> StepSpec {

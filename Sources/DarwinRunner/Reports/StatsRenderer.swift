@@ -50,6 +50,7 @@ public struct StatsRenderer {
             rows.append(row + [Self.mb(c.bytesIn), Self.mb(c.bytesOut), Self.seconds(s.wallSeconds)])
         }
         out += Self.align(rows, rightAligned: Set(2..<rows[0].count))
+        out += tokenTable()
         if stage == nil {
             let levels = levelRows()
             if levels.count > 2 || summaries.count > 1 {
@@ -57,7 +58,7 @@ public struct StatsRenderer {
             }
         }
         for s in summaries {
-            let steps = report.steps(of: s.name)
+            let steps = report.steps(of: s.name).filter { $0.step != "tokens" }
             let errors = report.inputErrors[s.name] ?? [:]
             if steps.isEmpty && errors.isEmpty { continue }
             out += "\n\(s.name) · steps\n"
@@ -102,6 +103,49 @@ public struct StatsRenderer {
         return out
     }
 
+    /// Tokens in and out per stage: counted with the job's tokenizer when it names one (the `tokens`
+    /// pseudo-step of every task), otherwise an estimate from the bytes, labelled as one.
+    public func tokenCounts() -> [(stage: String, tokensIn: Int?, tokensOut: Int, written: Int?, exact: Bool)] {
+        var out: [(String, Int?, Int, Int?, Bool)] = []
+        var previous: Int? = nil
+        for s in report.stageSummaries {
+            let counters = report.steps(of: s.name).first { $0.step == "tokens" }?.stats.counters
+            let row: (String, Int?, Int, Int?, Bool)
+            if let counters, let o = counters["out"] {
+                row = (s.name, counters["in"] ?? previous, o, counters["written"], true)
+            } else {
+                row = (
+                    s.name, (s.counts.bytesIn + Self.bytesPerToken / 2) / Self.bytesPerToken,
+                    (s.counts.bytesOut + Self.bytesPerToken / 2) / Self.bytesPerToken, nil, false
+                )
+            }
+            previous = row.2
+            if stage == nil || s.name == stage { out.append(row) }
+        }
+        return out
+    }
+
+    /// The ratio an estimate assumes when the job names no tokenizer.
+    public static let bytesPerToken = 4
+
+    private func tokenTable() -> String {
+        let counts = tokenCounts()
+        guard !counts.isEmpty else { return "" }
+        let exact = counts.allSatisfy(\.exact)
+        var rows = [["stage", exact ? "tokens in" : "≈ tokens in", exact ? "tokens out" : "≈ tokens out", "written"]]
+        for c in counts {
+            rows.append([
+                c.stage, c.tokensIn.map(Format.count) ?? "–", Format.count(c.tokensOut),
+                c.written.map(Format.count) ?? "–",
+            ])
+        }
+        let title =
+            exact
+            ? "\ntokens (counted with \(report.job.tokenizerPath ?? "the job's tokenizer"))\n"
+            : "\ntokens ≈ estimate: UTF-8 bytes ÷ \(Self.bytesPerToken); add 'tokenizer: PATH/tokenizer.json' to the recipe for exact counts\n"
+        return title + Self.align(rows, rightAligned: [1, 2, 3])
+    }
+
     private func levelRows() -> [[String]] {
         var rows = [["level", "stages", "docs in", "docs out", "rejected", "errors"]]
         let byLevel = Dictionary(grouping: summaries, by: \.level)
@@ -123,6 +167,7 @@ public struct StatsRenderer {
         func n(_ i: Int) -> JSONValue { .number(JSONNumber(i)) }
         func d(_ x: Double) -> JSONValue { .number(JSONNumber((x * 1000).rounded() / 1000)) }
         var stages: [JSONValue] = []
+        let tokens = Dictionary(tokenCounts().map { ($0.stage, $0) }, uniquingKeysWith: { a, _ in a })
         for s in summaries {
             var o = JSONObject()
             o["name"] = .string(s.name)
@@ -138,6 +183,13 @@ public struct StatsRenderer {
             o["docs_consumed"] = n(s.counts.docsConsumed)
             o["bytes_in"] = n(s.counts.bytesIn)
             o["bytes_out"] = n(s.counts.bytesOut)
+            if let t = tokens[s.name] {
+                // Exact counts with the job's tokenizer, or an estimate (bytes ÷ 4) flagged as one.
+                o["tokens_in"] = t.tokensIn.map(n) ?? .null
+                o["tokens_out"] = n(t.tokensOut)
+                if let w = t.written { o["tokens_written"] = n(w) }
+                o["tokens_estimated"] = .bool(!t.exact)
+            }
             o["bytes_rejected"] = n(s.counts.bytesRejected)
             o["wall_seconds"] = d(s.wallSeconds)
             o["task_seconds"] = d(s.taskSeconds)
@@ -384,5 +436,16 @@ public struct HistogramChart {
         }
         out += StatsRenderer.align([["bin", "count", "≤ bin", "≥ bin", ""]] + rows, rightAligned: [1, 2, 3])
         return out
+    }
+}
+
+extension JobRecord {
+    /// The recipe's top-level `tokenizer:`, if it names one.
+    var tokenizerPath: String? {
+        for line in recipeText.split(separator: "\n") where line.hasPrefix("tokenizer:") {
+            let v = line.dropFirst("tokenizer:".count).trimmingCharacters(in: .whitespaces)
+            return v.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        }
+        return nil
     }
 }
