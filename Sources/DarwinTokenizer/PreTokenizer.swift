@@ -57,7 +57,8 @@ indirect enum PreTokenizer: Sendable {
         case .byteLevel(let addPrefixSpace, let useRegex):
             if addPrefixSpace {
                 Self.transform(&p) { piece, out in
-                    if piece.first != 0x20 { out.append(0x20) }
+                    // Prepending to an empty text does nothing in `tokenizers`.
+                    if !piece.isEmpty && piece.first != 0x20 { out.append(0x20) }
                     out += piece
                 }
             }
@@ -107,7 +108,7 @@ indirect enum PreTokenizer: Sendable {
                 case .first: prepend = !startsWithReplacement && index == 0 && firstAtOrigin
                 case .never: prepend = false
                 }
-                if prepend { out.insert(contentsOf: replacement, at: start) }
+                if prepend && !piece.isEmpty { out.insert(contentsOf: replacement, at: start) }
             }
             if splitting {
                 let r = replacement
