@@ -3,8 +3,8 @@
 /// among equal ranks.
 struct BPEModel: Sendable {
     var vocab: ByteMap<UInt32>
-    /// (left id << 32 | right id) → (rank << 32 | merged id)
-    var merges: [UInt64: UInt64]
+    /// (left id, right id) → (rank << 32 | merged id)
+    var merges: PairMap
     var unk: UInt32?
     var fuseUnk: Bool
     var byteFallback: Bool
@@ -15,9 +15,11 @@ struct BPEModel: Sendable {
     var byteLevelIds: [Int32]
     /// The id of `<0xXX>` for every byte, -1 when missing.
     var byteTokens: [Int32]
+    /// The id of every one-character token below U+30000, -1 when the vocabulary lacks it.
+    var scalarIds: [Int32]
 
     init(
-        vocab: ByteMap<UInt32>, merges: [UInt64: UInt64], unk: UInt32?, fuseUnk: Bool, byteFallback: Bool,
+        vocab: ByteMap<UInt32>, merges: PairMap, unk: UInt32?, fuseUnk: Bool, byteFallback: Bool,
         ignoreMerges: Bool, continuingPrefix: [UInt8]?, endSuffix: [UInt8]?
     ) {
         self.vocab = vocab
@@ -29,6 +31,15 @@ struct BPEModel: Sendable {
         self.continuingPrefix = continuingPrefix
         self.endSuffix = endSuffix
         byteLevelIds = ByteLevel.mapped.map { vocab.get($0).map { Int32($0) } ?? -1 }
+        var scalars = [Int32](repeating: -1, count: 0x30000)
+        vocab.forEach { key, id in
+            key.withUnsafeBufferPointer { k in
+                guard !k.isEmpty else { return }
+                let (c, n) = UTF8Scalars.decode(k, 0)
+                if n == k.count && c < 0x30000 { scalars[Int(c)] = Int32(truncatingIfNeeded: id) }
+            }
+        }
+        scalarIds = scalars
         byteTokens = (0..<256).map { b in
             let name = Array("<0x\(String(b, radix: 16, uppercase: true).leftPadded(2))>".utf8)
             return vocab.get(name).map { Int32($0) } ?? -1
@@ -82,6 +93,19 @@ struct BPEModel: Sendable {
                 i += 1
                 continue
             }
+            // Fast path: a character with a token of its own and no prefix or suffix to add.
+            if !byteLevel && continuingPrefix == nil && endSuffix == nil {
+                let (c, _) = UTF8Scalars.decode(word, i)
+                if c < 0x30000, scalarIds[Int(c)] >= 0 {
+                    if let u = pendingUnk {
+                        add(u)
+                        pendingUnk = nil
+                    }
+                    add(UInt32(scalarIds[Int(c)]))
+                    i += n
+                    continue
+                }
+            }
             piece.removeAll(keepingCapacity: true)
             if !isFirst, let prefix = continuingPrefix { piece += prefix }
             if byteLevel { piece += ByteLevel.mapped[Int(word[i])] } else { piece += word[i..<i + n] }
@@ -111,34 +135,35 @@ struct BPEModel: Sendable {
         for s in symbols where s.alive { out.append(s.id) }
     }
 
-    private func merge(_ a: UInt32, _ b: UInt32) -> UInt64? {
-        merges[UInt64(a) << 32 | UInt64(b)]
-    }
+    @inline(__always) private func merge(_ a: UInt32, _ b: UInt32) -> UInt64? { merges[a, b] }
 
     private func mergeAll(_ symbols: inout [Symbol]) {
         if symbols.count < 2 { return }
         var heap = MergeHeap()
+        heap.reserve(symbols.count)
         for p in 0..<(symbols.count - 1) {
             if let m = merge(symbols[p].id, symbols[p + 1].id) {
                 heap.push(rank: UInt32(m >> 32), pos: UInt32(p), newId: UInt32(truncatingIfNeeded: m))
             }
         }
-        while let top = heap.pop() {
-            let pos = Int(top.pos)
-            guard symbols[pos].alive, symbols[pos].next >= 0 else { continue }
-            let nextPos = Int(symbols[pos].next)
-            let right = symbols[nextPos]
-            guard let m = merge(symbols[pos].id, right.id), UInt32(truncatingIfNeeded: m) == top.newId else { continue }
-            symbols[pos].id = top.newId
-            symbols[pos].next = right.next
-            symbols[nextPos].alive = false
-            if right.next >= 0 { symbols[Int(right.next)].prev = Int32(pos) }
-            let current = symbols[pos]
-            if current.prev >= 0, let m2 = merge(symbols[Int(current.prev)].id, current.id) {
-                heap.push(rank: UInt32(m2 >> 32), pos: UInt32(current.prev), newId: UInt32(truncatingIfNeeded: m2))
-            }
-            if current.next >= 0, let m3 = merge(current.id, symbols[Int(current.next)].id) {
-                heap.push(rank: UInt32(m3 >> 32), pos: UInt32(pos), newId: UInt32(truncatingIfNeeded: m3))
+        symbols.withUnsafeMutableBufferPointer { s in
+            while let top = heap.pop() {
+                let pos = Int(top.pos)
+                guard s[pos].alive, s[pos].next >= 0 else { continue }
+                let nextPos = Int(s[pos].next)
+                let right = s[nextPos]
+                guard let m = merge(s[pos].id, right.id), UInt32(truncatingIfNeeded: m) == top.newId else { continue }
+                s[pos].id = top.newId
+                s[pos].next = right.next
+                s[nextPos].alive = false
+                if right.next >= 0 { s[Int(right.next)].prev = Int32(pos) }
+                let current = s[pos]
+                if current.prev >= 0, let m2 = merge(s[Int(current.prev)].id, current.id) {
+                    heap.push(rank: UInt32(m2 >> 32), pos: UInt32(current.prev), newId: UInt32(truncatingIfNeeded: m2))
+                }
+                if current.next >= 0, let m3 = merge(current.id, s[Int(current.next)].id) {
+                    heap.push(rank: UInt32(m3 >> 32), pos: UInt32(pos), newId: UInt32(truncatingIfNeeded: m3))
+                }
             }
         }
     }
@@ -153,33 +178,41 @@ struct MergeHeap {
     }
     private var items: [Entry] = []
 
-    mutating func push(rank: UInt32, pos: UInt32, newId: UInt32) {
-        items.append(Entry(key: UInt64(rank) << 32 | UInt64(pos), newId: newId))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if items[parent].key <= items[i].key { break }
-            items.swapAt(parent, i)
-            i = parent
+    mutating func reserve(_ n: Int) { items.reserveCapacity(n) }
+
+    @inline(__always) mutating func push(rank: UInt32, pos: UInt32, newId: UInt32) {
+        let e = Entry(key: UInt64(rank) << 32 | UInt64(pos), newId: newId)
+        items.append(e)
+        items.withUnsafeMutableBufferPointer { h in
+            var i = h.count - 1
+            while i > 0 {
+                let parent = (i - 1) >> 1
+                if h[parent].key <= e.key { break }
+                h[i] = h[parent]
+                i = parent
+            }
+            h[i] = e
         }
     }
 
-    mutating func pop() -> Entry? {
+    @inline(__always) mutating func pop() -> Entry? {
         guard let first = items.first else { return nil }
         let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
+        if items.isEmpty { return first }
+        items.withUnsafeMutableBufferPointer { h in
+            // Sift the last entry down from the root, moving the hole rather than swapping.
+            let n = h.count
             var i = 0
             while true {
                 let l = 2 * i + 1
-                let r = l + 1
-                var m = i
-                if l < items.count && items[l].key < items[m].key { m = l }
-                if r < items.count && items[r].key < items[m].key { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
+                if l >= n { break }
+                var m = l
+                if l + 1 < n && h[l + 1].key < h[l].key { m = l + 1 }
+                if h[m].key >= last.key { break }
+                h[i] = h[m]
                 i = m
             }
+            h[i] = last
         }
         return first
     }

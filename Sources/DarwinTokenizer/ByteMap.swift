@@ -102,3 +102,61 @@ struct ByteMap<Value> {
 }
 
 extension ByteMap: @unchecked Sendable where Value: Sendable {}
+
+/// An open-addressing map from pairs of token ids to a merge (rank << 32 | merged id), with a cheap hash:
+/// merges are looked up for every pair of symbols a word has, so this is the BPE model's hot loop.
+struct PairMap: Sendable {
+    private var keys: [UInt64]
+    private var values: [UInt64]
+    private var mask: Int
+    private(set) var count = 0
+    private static let empty = UInt64.max
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        keys = [UInt64](repeating: Self.empty, count: size)
+        values = [UInt64](repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    @inline(__always) private static func slot(_ key: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    @inline(__always) subscript(_ a: UInt32, _ b: UInt32) -> UInt64? {
+        let key = UInt64(a) << 32 | UInt64(b)
+        var i = Self.slot(key, mask)
+        while true {
+            let k = keys[i]
+            if k == key { return values[i] }
+            if k == Self.empty { return nil }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Sets a pair (a later merge of the same pair replaces the earlier one, as in `tokenizers`).
+    mutating func set(_ a: UInt32, _ b: UInt32, _ value: UInt64) {
+        if (count + 1) * 2 > keys.count { grow() }
+        let key = UInt64(a) << 32 | UInt64(b)
+        var i = Self.slot(key, mask)
+        while keys[i] != Self.empty && keys[i] != key { i = (i + 1) & mask }
+        if keys[i] == Self.empty { count += 1 }
+        keys[i] = key
+        values[i] = value
+    }
+
+    private mutating func grow() {
+        let oldKeys = keys
+        let oldValues = values
+        keys = [UInt64](repeating: Self.empty, count: oldKeys.count * 2)
+        values = [UInt64](repeating: 0, count: oldKeys.count * 2)
+        mask = keys.count - 1
+        for (k, v) in zip(oldKeys, oldValues) where k != Self.empty {
+            var i = Self.slot(k, mask)
+            while keys[i] != Self.empty { i = (i + 1) & mask }
+            keys[i] = k
+            values[i] = v
+        }
+    }
+}

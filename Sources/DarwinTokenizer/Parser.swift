@@ -122,9 +122,8 @@ struct Parser {
         }
         let prefix = o["continuing_subword_prefix"]?.stringValue.map { Array($0.utf8) }
         let suffix = o["end_of_word_suffix"]?.stringValue.map { Array($0.utf8) }
-        var merges: [UInt64: UInt64] = [:]
         let list = o["merges"]?.arrayValue ?? []
-        merges.reserveCapacity(list.count)
+        var merges = PairMap(capacity: list.count)
         let prefixLength = prefix?.count ?? 0
         for (rank, m) in list.enumerated() {
             let a: [UInt8]
@@ -152,7 +151,7 @@ struct Parser {
                 throw error(
                     "model.merges[\(rank)]: \(String(decoding: joined, as: UTF8.self)) is not in the vocabulary")
             }
-            merges[UInt64(ia) << 32 | UInt64(ib)] = UInt64(rank) << 32 | UInt64(merged)
+            merges.set(ia, ib, UInt64(rank) << 32 | UInt64(merged))
         }
         if let d = o["dropout"]?.doubleValue, d > 0 {
             throw error("model.dropout \(d): BPE dropout samples its merges; darwin encodes deterministically")

@@ -166,12 +166,9 @@ extension DarwinCommand {
                             }.joined(separator: ", ") + (rows.count > 12 ? ", … \(rows.count - 12) more" : ""))
                 }
             }
-            FileHandle.standardError.write(
-                Data(
-                    String(
-                        format: "darwin: %@ tokens in %.2f s (%@ tokens/s)\n", Format.count(total.tokens), seconds,
-                        Format.count(Int(Double(total.tokens) / max(seconds, 1e-9)))
-                    ).utf8))
+            print(
+                "\ncounted in " + String(format: "%.2f s", seconds) + " ("
+                    + Format.count(Int(Double(total.tokens) / max(seconds, 1e-9))) + " tokens/s)")
         }
 
         /// The JSONL shards under a path (itself when it is a file), in name order.
