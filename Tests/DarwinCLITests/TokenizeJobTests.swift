@@ -136,6 +136,15 @@ import Testing
         }
         #expect(a.keys.contains("train/part-00001.bin"))
         expectSameOutputs(a, b, "killed and resumed")
+        // Provenance records the token files: verify checks them, and finds one that was changed.
+        let verified = try darwin(["verify", dir.path + "/killed"])
+        #expect(verified.status == 0 && verified.stdout.contains("all match"), "\(verified.stdout)")
+        let bin = dir.path + "/killed/train/part-00001.bin"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: bin)))
+        bytes[100] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: bin))
+        let damaged = try darwin(["verify", dir.path + "/killed"])
+        #expect(damaged.status == 1 && damaged.stdout.contains("train/part-00001.bin: altered"), "\(damaged.stdout)")
     }
 
     @Test func aStageThatTokenizesNeedsATokenizer() throws {

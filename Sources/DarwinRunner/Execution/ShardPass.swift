@@ -320,7 +320,11 @@ struct ShardPass {
                         path: executor.relativePath(final), checksum: written.checksum, lines: written.lines,
                         fileBytes: written.fileBytes))
             }
-            if let t = tokens { pending += try t.finish() }
+            if let t = tokens {
+                let files = try t.finish()
+                pending += files
+                result.outputs += try t.records(files, relative: executor.relativePath)
+            }
             if stage.cut != nil && isFinal {
                 // The size of every kept line, for laying out the cut.
                 let final = StageLayout(root: plan.outputDirectory, stage: stage.spec.name).cutSizes(shard.name)

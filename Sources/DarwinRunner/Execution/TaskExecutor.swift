@@ -141,6 +141,7 @@ struct TaskExecutor {
                         fileBytes: written.fileBytes))
                 if let tokens {
                     tokenFiles = try tokens.finish()
+                    result.outputs += try tokens.records(tokenFiles, relative: relativePath)
                     result.steps.append((StageTokens.statisticsName, -1, tokens.statistics))
                 }
             } catch {

@@ -1,5 +1,6 @@
 import DarwinCore
 import DarwinIO
+import DarwinProvenance
 import DarwinTokenizer
 import Foundation
 
@@ -314,6 +315,19 @@ final class StageTokens {
     }
 
     func finish() throws -> [(temporary: String, final: String)] { try files?.finish() ?? [] }
+
+    /// What provenance records of each token file (its checksum over the bytes, its size, and the documents
+    /// it holds as its lines), so that a redone task's files are removed and `darwin verify` checks them.
+    func records(_ files: [(temporary: String, final: String)], relative: (String) -> String) throws
+        -> [OutputFileRecord]
+    {
+        try files.map { f in
+            let size = (try? FileManager.default.attributesOfItem(atPath: f.temporary))?[.size] as? Int ?? 0
+            return OutputFileRecord(
+                path: relative(f.final), checksum: try FileFingerprint.contentHash([f.temporary]),
+                lines: self.files?.documents ?? 0, fileBytes: size)
+        }
+    }
 
     func abandon() { files?.abandon() }
 

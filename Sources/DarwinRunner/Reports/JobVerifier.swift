@@ -81,6 +81,7 @@ public struct JobVerifier {
         finding.recordedFileBytes = record.fileBytes
         finding.recordedChecksum = record.checksum
         guard FileManager.default.fileExists(atPath: path) else { return finding }
+        if !record.path.contains(".jsonl") { return checkBinary(record, at: path, finding, bytesRead: &bytesRead) }
         let scan: ShardScan
         do {
             scan = try ShardScan(path: path)
@@ -121,6 +122,31 @@ public struct JobVerifier {
         finding.kind = scan.fileBytes < record.fileBytes || endsEarly ? .truncated : .altered
         finding.detail = facts.joined(separator: ", ")
         if checksumDiffers { finding.detail += (facts.isEmpty ? "" : "; ") + "checksum differs" }
+        return finding
+    }
+
+    /// A token file (`.bin`, `.idx`, `.ds`…): its size and the checksum of its bytes.
+    static func checkBinary(
+        _ record: OutputFileRecord, at path: String, _ f: VerifyReport.Finding, bytesRead: inout Int
+    ) -> VerifyReport.Finding? {
+        var finding = f
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0
+        bytesRead += size
+        finding.fileBytes = size
+        let checksum: String
+        do {
+            checksum = try FileFingerprint.contentHash([path])
+        } catch {
+            finding.kind = .unreadable
+            finding.detail = "\(error)"
+            return finding
+        }
+        finding.checksum = checksum
+        guard checksum != record.checksum || size != record.fileBytes else { return nil }
+        finding.kind = size < record.fileBytes ? .truncated : .altered
+        finding.detail =
+            size != record.fileBytes
+            ? compared(size, record.fileBytes, unit: "bytes") + "; checksum differs" : "checksum differs"
         return finding
     }
 
