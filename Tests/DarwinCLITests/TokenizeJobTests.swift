@@ -162,5 +162,23 @@ import Testing
         let r = try darwin(["validate", path])
         #expect(r.status != 0)
         #expect(r.stderr.contains("none.yaml") && r.stderr.contains("names no tokenizer"), "\(r.stderr)")
+        // An end-of-text token the tokenizer lacks, and a tokenizer.json that is not JSON, are named before
+        // anything runs.
+        let wrongToken = try recipe("wrong", tokenizer: "qwen2.5").replacingOccurrences(
+            of: "wrong.yaml", with: "wrong.yaml")
+        let text = try String(contentsOfFile: wrongToken, encoding: .utf8).replacingOccurrences(
+            of: "tokenize: {formats: [megatron, datatrove]}", with: "tokenize: {formats: [megatron], eos: \"<nope>\"}")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: wrongToken))
+        let w = try darwin(["validate", wrongToken])
+        #expect(
+            w.status == 2 && w.stderr.contains("wrong.yaml:") && w.stderr.contains("no token \"<nope>\""), "\(w.stderr)"
+        )
+        let broken = dir.file("broken.json")
+        try Data("{\"model\":".utf8).write(to: URL(fileURLWithPath: broken))
+        let b = try String(contentsOfFile: wrongToken, encoding: .utf8).replacingOccurrences(
+            of: Repository.root + "/.cache/tokenizers/qwen2.5/tokenizer.json", with: broken)
+        try Data(b.utf8).write(to: URL(fileURLWithPath: wrongToken))
+        let run = try darwin(["run", wrongToken, "--progress", "none"])
+        #expect(run.status == 2 && run.stderr.contains("broken.json: not JSON"), "\(run.stderr)")
     }
 }

@@ -23,6 +23,7 @@ extension DarwinCommand {
                     r.input, base: cwd, output: absolute(r.output.path, base: cwd), outputLine: r.output.line,
                     recipePath: recipe)
                 let plan = try JobPlan(recipe: r, inputs: inputs, outputDirectory: r.output.path)
+                let tokenizing = try plan.checkTokenizers()
                 print(
                     "\(recipe): valid · \(inputs.count) input shard(s), \(ByteSize.format(inputs.reduce(0) { $0 + $1.fileBytes })) · output \(r.output.path)"
                 )
@@ -35,6 +36,7 @@ extension DarwinCommand {
                     for step in s.spec.steps {
                         for line in step.descriptor.notes?(step.parameters) ?? [] { print("    \(step.name): \(line)") }
                     }
+                    if let line = tokenizing[s.spec.name] { print("    " + line) }
                 }
             } catch {
                 FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))

@@ -181,7 +181,9 @@ public final class JobRunner: Sendable {
             throw .output("\(error)")
         }
         do {
-            return try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, cuts: cuts)
+            let plan = try JobPlan(recipe: recipe, inputs: inputs, outputDirectory: outputDirectory, cuts: cuts)
+            _ = try plan.checkTokenizers()
+            return plan
         } catch {
             throw .recipe(error)
         }

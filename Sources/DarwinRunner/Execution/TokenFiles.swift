@@ -412,3 +412,39 @@ enum TokenManifest {
         try AtomicFiles.commit([(final + TokenFiles.suffix, final)])
     }
 }
+
+extension JobPlan {
+    /// Loads every tokenizer the recipe names and the boundary tokens of every stage that tokenizes: a missing
+    /// or broken tokenizer.json, or a BOS/EOS it does not have, is an error at the recipe line that names it.
+    /// Returns a line per tokenizing stage, for `darwin validate`.
+    public func checkTokenizers() throws(RecipeError) -> [String: String] {
+        var lines: [String: String] = [:]
+        if let path = recipe.tokenizer {
+            do {
+                _ = try TokenizerStore.shared.tokenizer(path)
+            } catch {
+                throw RecipeError(path: recipe.sourcePath, line: nil, message: "tokenizer: \(error)")
+            }
+        }
+        for stage in stages {
+            guard let spec = stage.spec.tokenize, let path = spec.tokenizer ?? recipe.tokenizer else { continue }
+            do {
+                let t = try TokenizerStore.shared.tokenizer(path)
+                let (bos, eos) = try spec.boundaries(t)
+                var parts = ["tokenize: " + spec.formats.map(\.rawValue).joined(separator: ", ")]
+                parts.append("\(t.modelType), \(t.vocabularySize) tokens")
+                if spec.formats.contains(.megatron) { parts.append("Megatron \(TokenWidths.megatron(t).name)") }
+                if spec.formats.contains(.datatrove) {
+                    parts.append("datatrove \(TokenWidths.datatrove(t))-byte tokens")
+                }
+                parts.append("bos " + (bos.isEmpty ? "none" : bos.map(String.init).joined(separator: " ")))
+                parts.append("eos " + (eos.isEmpty ? "none" : eos.map(String.init).joined(separator: " ")))
+                lines[stage.spec.name] = parts.joined(separator: " · ")
+            } catch {
+                throw RecipeError(
+                    path: recipe.sourcePath, line: spec.line, message: "stage '\(stage.spec.name)': \(error)")
+            }
+        }
+        return lines
+    }
+}
