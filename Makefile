@@ -39,7 +39,7 @@ domain-tagger: release
 		--label-map configs/domain-tag.labels.tsv --lowercase --word-ngrams 2 --dim 16 --epoch 10 \
 		--bucket 100000 --lr 0.5 --output .cache/models/domain-tag.bin
 
-## demo: run configs/demo.yaml on the bundled sample and print its statistics
+## demo: run configs/demo.yaml, configs/web.yaml and configs/tokens.yaml on the bundled data and print their statistics
 demo: release models domain-tagger
 	rm -rf out/demo
 	$(DARWIN_RELEASE) validate configs/demo.yaml
@@ -50,6 +50,10 @@ demo: release models domain-tagger
 	$(DARWIN_RELEASE) run configs/web.yaml
 	$(DARWIN_RELEASE) stats out/web --stage L1
 	$(DARWIN_RELEASE) inspect out/web --stage L1 --limit 1 --chars 600
+	rm -rf out/tokens
+	$(DARWIN_RELEASE) run configs/tokens.yaml
+	$(DARWIN_RELEASE) stats out/tokens --stage train
+	$(DARWIN_RELEASE) tokens out/tokens --tokenizer .cache/tokenizers/qwen2.5/tokenizer.json
 
 ## demo-llm: run configs/science.yaml (L0 to L5 with SmolLM2-135M in the process) and print its statistics
 demo-llm: release models llama
