@@ -9,6 +9,7 @@ one at once.
     python3 scripts/tokenizers/darwin_venv.py --pins tokenizers   # prints what it installs
 """
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -21,8 +22,9 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 TOKENIZERS_VERSION = "0.22.2"
 TRANSFORMERS_VERSION = "4.57.6"
 TORCH_CPU = "2.13.0+cpu"
+TORCH = f"torch=={TORCH_CPU}"  # a step of its own, installed by _torch
 
-# name -> (directory under venvs/, pip install steps); every step is one `pip install` command line.
+# name -> (directory under venvs/, pip install steps); every step is one `pip install` command line, but TORCH.
 VENVS = {
     # The reference encoder, and what builds the derived tokenizers (slow→fast conversion, training).
     "tokenizers": (f"tokenizers-{TOKENIZERS_VERSION}", [
@@ -31,7 +33,7 @@ VENVS = {
     ]),
     # Megatron-LM's reader of .bin/.idx files; it imports torch (CPU build, see _torch below).
     "megatron": ("megatron-core-0.16.1", [
-        "TORCH",
+        TORCH,
         ["megatron-core==0.16.1", "numpy==2.4.6"],
     ]),
     # datatrove's reader of .ds/.ds.index files.
@@ -61,8 +63,9 @@ def _torch(py):
     """CPU torch: the +cpu build from PyTorch's CPU index (or a copy of it in pip's find-links), its
     dependencies from PyPI; PyPI's default (CUDA, several GB) only when no CPU build can be had."""
     try:
+        # A second --quiet hides pip's warnings about an index it cannot reach.
         _pip(py, ["--quiet", "--extra-index-url", "https://download.pytorch.org/whl/cpu", "--timeout", "20", "--retries", "1",
-                  f"torch=={TORCH_CPU}"])
+                  TORCH])
     except subprocess.CalledProcessError:
         print(f"no torch=={TORCH_CPU} to be had; installing torch from PyPI (with CUDA libraries)", file=sys.stderr)
         _pip(py, ["torch"])
@@ -86,7 +89,7 @@ def ensure(name):
         subprocess.run([base, "-m", "venv", path], check=True)
         py = python(name)
         for step in VENVS[name][1]:
-            if step == "TORCH":
+            if step == TORCH:
                 _torch(py)
             else:
                 _pip(py, step)
@@ -114,7 +117,6 @@ def versions(name, packages):
     code = ("import importlib.metadata as m, json, sys\n"
             "print(json.dumps({p: m.version(p) for p in sys.argv[1:]}))")
     out = subprocess.run([python(name), "-c", code] + list(packages), check=True, capture_output=True, text=True)
-    import json
     return json.loads(out.stdout)
 
 
