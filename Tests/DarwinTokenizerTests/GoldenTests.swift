@@ -15,6 +15,18 @@ import Testing
         var special: [UInt32]
     }
 
+    /// The sha256 of the tokenizer.json each tokenizer's cases were made with (the header lines).
+    static func hashes() throws -> [String: String] {
+        let text = try String(
+            contentsOfFile: Repository.root + "/Tests/Fixtures/tokenizers/golden.jsonl", encoding: .utf8)
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let o = try JSONValue.parse(String(line)).objectValue
+            if let name = o?["tokenizer"]?.stringValue, let sha = o?["sha256"]?.stringValue { out[name] = sha }
+        }
+        return out
+    }
+
     static func cases() throws -> [Case] {
         let path = Repository.root + "/Tests/Fixtures/tokenizers/golden.jsonl"
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -42,6 +54,12 @@ import Testing
     func idsAreTheLibrarys(_ name: String) throws {
         let cases = try Self.cases().filter { $0.tokenizer == name }
         #expect(cases.count >= 40, "golden cases for \(name)")
+        // The cases hold for the file they were made with: the one scripts/fetch-tokenizers fetched.
+        let file = Repository.root + "/.cache/tokenizers/\(name)/tokenizer.json"
+        let sha = String(decoding: try Process.output("sha256sum", [file]), as: UTF8.self).prefix(64)
+        try #require(
+            String(sha) == (try Self.hashes()[name]),
+            "\(file) is not the tokenizer.json the golden cases were made with: run scripts/tokenizers/make-golden")
         let encoder = try Self.tokenizer(name).makeEncoder()
         for c in cases {
             let ids = try encoder.encode(c.text)

@@ -262,6 +262,10 @@ final class StageTokens {
     private var tokensIn = 0
     private var tokensOut = 0
     private var written = 0
+    /// The ids of documents as they were read (by id, with their text's hash), so that a document the stage
+    /// passes on unchanged is not encoded twice. Bounded: cleared past ``rememberedLimit`` documents.
+    private var remembered: [String: (hash: UInt64, ids: [UInt32])] = [:]
+    private static let rememberedLimit = 4096
 
     /// `nil` when neither the job nor the stage names a tokenizer.
     init?(plan: JobPlan, stage: StagePlan) throws(TaskFailure) {
@@ -295,11 +299,20 @@ final class StageTokens {
         return ids.count
     }
 
-    func countIn(_ doc: Document) throws { tokensIn += try encode(doc) }
+    func countIn(_ doc: Document) throws {
+        tokensIn += try encode(doc)
+        if remembered.count >= Self.rememberedLimit { remembered.removeAll(keepingCapacity: true) }
+        remembered[doc.id] = (Hashing.xxh64(doc.text), ids)
+    }
 
     /// A kept document of the stage: counted, and written when the stage tokenizes.
     func out(_ doc: Document) throws {
-        tokensOut += try encode(doc)
+        if let r = remembered.removeValue(forKey: doc.id), r.hash == Hashing.xxh64(doc.text) {
+            ids = r.ids
+        } else {
+            _ = try encode(doc)
+        }
+        tokensOut += ids.count
         if let files {
             try files.append(bos + ids + eos)
             written += bos.count + ids.count + eos.count
