@@ -84,6 +84,7 @@ bench: release models llama
 	scripts/bench/extraction --data "$(BENCH_DATA)"
 	scripts/bench/inference --data "$(BENCH_DATA)"
 	scripts/bench/refine --data "$(BENCH_DATA)"
+	scripts/bench/tokens --data "$(BENCH_DATA)"
 
 ## check-faults: the fault matrix on the bundled sample (kills, signals, damaged input, full disk); fails if a row does
 check-faults: release models
