@@ -137,17 +137,7 @@ indirect enum Normalizer: Sendable {
     }
 
     static func filterScalars(_ s: [UInt8], _ keep: (UInt32) -> Bool) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(s.count)
-        s.withUnsafeBufferPointer { p in
-            var i = 0
-            while i < p.count {
-                let (c, n) = UTF8Scalars.decode(p, i)
-                if keep(c) { out += p[i..<i + n] }
-                i += n
-            }
-        }
-        return out
+        mapScalars(s) { keep($0) ? $0 : nil }
     }
 
     static func mapScalars(_ s: [UInt8], _ map: (UInt32) -> UInt32?) -> [UInt8] {

@@ -47,6 +47,16 @@ public final class Tokenizer: Sendable {
         case unigram(UnigramModel)
     }
 
+    /// Loads `path`, or says why it cannot on standard error and exits with status 2 (for commands).
+    public static func loadOrExit(_ path: String) -> Tokenizer {
+        do {
+            return try Tokenizer(contentsOf: path)
+        } catch {
+            FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
+            exit(2)
+        }
+    }
+
     /// Loads `path`.
     ///
     /// - Throws: ``TokenizerError`` naming the file and what in it is missing, malformed or not supported.
@@ -149,6 +159,14 @@ public final class Encoder {
     /// The ids of `text`; with `addSpecialTokens`, the post-processor's tokens around them.
     public func encode(_ text: String, addSpecialTokens: Bool = false) throws(TokenizerError) -> [UInt32] {
         var out: [UInt32] = []
+        try encode(text, addSpecialTokens: addSpecialTokens, into: &out)
+        return out
+    }
+
+    /// Appends the ids of `text` to `out`.
+    public func encode(_ text: String, addSpecialTokens: Bool = false, into out: inout [UInt32])
+        throws(TokenizerError)
+    {
         var text = text
         var failure: TokenizerError? = nil
         text.withUTF8 { p in
@@ -157,7 +175,6 @@ public final class Encoder {
             }
         }
         if let failure { throw failure }
-        return out
     }
 
     /// Appends the ids of UTF-8 `text` to `out`.

@@ -26,13 +26,7 @@ extension DarwinCommand {
         var shards: [String]
 
         func run() throws {
-            let t: Tokenizer
-            do {
-                t = try Tokenizer(contentsOf: tokenizer)
-            } catch {
-                FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
-                throw ExitCode(2)
-            }
+            let t = Tokenizer.loadOrExit(tokenizer)
             let encoder = t.makeEncoder()
             var out = Data()
             var failed = false

@@ -33,13 +33,7 @@ extension DarwinCommand {
         struct Group { var documents = 0, tokens = 0, bytes = 0 }
 
         func run() throws {
-            let t: Tokenizer
-            do {
-                t = try Tokenizer(contentsOf: tokenizer)
-            } catch {
-                FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
-                throw ExitCode(2)
-            }
+            let t = Tokenizer.loadOrExit(tokenizer)
             // (stage, level, shard) triples to count.
             var work: [(stage: String, level: Int?, shard: String)] = []
             if paths.count == 1, let report = try? JobReport(outputDirectory: paths[0]) {
@@ -76,8 +70,7 @@ extension DarwinCommand {
                             while let item = try reader.next() {
                                 guard case .document(let doc) = item else { continue }
                                 ids.removeAll(keepingCapacity: true)
-                                var text = doc.text
-                                try text.withUTF8 { p in try encoder.encode(p, into: &ids) }
+                                try encoder.encode(doc.text, into: &ids)
                                 let source = doc.value(atPath: "metadata.source")?.stringValue ?? "-"
                                 let language = doc.value(atPath: "metadata.language")?.stringValue ?? "-"
                                 for key in ["", "source\t" + source, "language\t" + language] {

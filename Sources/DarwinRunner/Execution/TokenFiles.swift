@@ -290,12 +290,11 @@ final class StageTokens {
 
     private func encode(_ doc: Document) throws -> Int {
         ids.removeAll(keepingCapacity: true)
-        var text = doc.text
-        var failure: Error?
-        text.withUTF8 { p in
-            do { try encoder.encode(p, into: &ids) } catch { failure = error }
+        do {
+            try encoder.encode(doc.text, into: &ids)
+        } catch {
+            throw TaskFailure.failed("document \(doc.id): \(error)")
         }
-        if let failure { throw TaskFailure.failed("document \(doc.id): \(failure)") }
         return ids.count
     }
 
