@@ -72,19 +72,31 @@ long dt_normalize(int form, const uint8_t *text, size_t len, uint8_t *out, size_
 }
 
 long dt_lowercase(const uint8_t *text, size_t len, uint8_t *out, size_t capacity) {
+    // Character by character, as Rust's char::to_lowercase: full mappings (İ → i̇), no context (a final
+    // capital sigma becomes σ, not ς).
     int32_t n = 0;
     UChar *u = to_utf16(text, len, &n);
     if (!u) return -1;
-    UErrorCode status = U_ZERO_ERROR;
-    int32_t cap = n * 3 + 16;
-    UChar *lower = malloc((size_t)cap * sizeof(UChar));
+    UChar *lower = malloc(((size_t)n * 3 + 16) * sizeof(UChar));
     if (!lower) {
         free(u);
         return -1;
     }
-    int32_t m = u_strToLower(lower, cap, u, n, "", &status);
+    int32_t m = 0;
+    for (int32_t i = 0; i < n;) {
+        int32_t k = (U16_IS_LEAD(u[i]) && i + 1 < n && U16_IS_TRAIL(u[i + 1])) ? 2 : 1;
+        UErrorCode status = U_ZERO_ERROR;
+        int32_t w = u_strToLower(lower + m, n * 3 + 16 - m, u + i, k, "", &status);
+        if (U_FAILURE(status)) {
+            free(u);
+            free(lower);
+            return -1;
+        }
+        m += w;
+        i += k;
+    }
     free(u);
-    long result = U_FAILURE(status) ? -1 : from_utf16(lower, m, out, capacity);
+    long result = from_utf16(lower, m, out, capacity);
     free(lower);
     return result;
 }

@@ -81,10 +81,11 @@ struct AddedTokens: Sendable {
                     stop += n
                 }
             }
+            // The search goes on from the end of the match, not of the stripped spaces: a token inside them
+            // is found too, as `tokenizers` finds it.
             if offset < start { out.append((offset, start, nil)) }
             out.append((start, stop, t.id))
             offset = stop
-            i = max(i, stop)
         }
         if offset != text.count { out.append((offset, text.count, nil)) }
         return out

@@ -15,6 +15,9 @@ struct BPEModel: Sendable {
     var byteLevelIds: [Int32]
     /// The id of `<0xXX>` for every byte, -1 when missing.
     var byteTokens: [Int32]
+    /// The `unk_token` the file names when the vocabulary lacks it: `tokenizers` fails on the first
+    /// character that needs it.
+    var missingUnk: String? = nil
     /// The id of every one-character token below U+30000, -1 when the vocabulary lacks it.
     var scalarIds: [Int32]
 
@@ -55,7 +58,7 @@ struct BPEModel: Sendable {
 
     /// Appends the ids of one pre-token to `out`. `byteLevel`: the bytes are raw and stand for their
     /// byte-level characters.
-    func encode(_ word: UnsafeBufferPointer<UInt8>, byteLevel: Bool, into out: inout [UInt32]) {
+    func encode(_ word: UnsafeBufferPointer<UInt8>, byteLevel: Bool, into out: inout [UInt32]) throws(TokenizerError) {
         if word.isEmpty { return }
         if ignoreMerges {
             if byteLevel {
@@ -126,6 +129,8 @@ struct BPEModel: Sendable {
             if let u = unk {
                 if let pending = pendingUnk, !fuseUnk { add(pending) }
                 if pendingUnk == nil || !fuseUnk { pendingUnk = u }
+            } else if let missingUnk {
+                throw TokenizerError("the unk_token \(missingUnk.debugDescription) is not in the vocabulary")
             }
         }
         if let u = pendingUnk { add(u) }

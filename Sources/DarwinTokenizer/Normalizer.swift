@@ -34,7 +34,9 @@ indirect enum Normalizer: Sendable {
             var prev = 0
             for k in 0..<n {
                 let (a, b) = (Int(scratch[2 * k]), Int(scratch[2 * k + 1]))
-                if a == 0 && b > 0 { originStart = false }
+                // Inserted text keeps the alignment of what it replaces: only removing the first character
+                // moves the start away from the original's.
+                if a == 0 && b > 0 && content.isEmpty { originStart = false }
                 out += s[prev..<a]
                 out += content
                 prev = b
@@ -67,7 +69,7 @@ indirect enum Normalizer: Sendable {
                 if start > 0 || end < p.count { s = Array(p[start..<end]) }
             }
         case .stripAccents:
-            s = Self.filterScalars(s) { !UTF8Scalars.isMark($0) }
+            s = Self.mapScalars(s, originStart: &originStart) { UTF8Scalars.isMark($0) ? nil : $0 }
         case .byteLevel:
             var out: [UInt8] = []
             out.reserveCapacity(s.count * 2)
@@ -75,7 +77,7 @@ indirect enum Normalizer: Sendable {
             s = out
         case .bert(let cleanText, let chinese, let stripAccents, let lowercase):
             if cleanText {
-                s = Self.mapScalars(s) { c in
+                s = Self.mapScalars(s, originStart: &originStart) { c in
                     if c == 0 || c == 0xFFFD || UTF8Scalars.isControl(c) { return nil }
                     return UTF8Scalars.isWhitespace(c) ? 0x20 : c
                 }
@@ -99,8 +101,11 @@ indirect enum Normalizer: Sendable {
                 s = out
             }
             if stripAccents {
+                // BERT drops only non-spacing marks (Mn), unlike StripAccents.
                 Normalizer.unicode(Int32(DT_NFD)).apply(&s, originStart: &originStart)
-                Normalizer.stripAccents.apply(&s, originStart: &originStart)
+                s = Self.mapScalars(s, originStart: &originStart) {
+                    Unicode.Scalar($0)?.properties.generalCategory == .nonspacingMark ? nil : $0
+                }
             }
             if lowercase { Normalizer.lowercase.apply(&s, originStart: &originStart) }
         case .sequence(let list):
@@ -136,11 +141,8 @@ indirect enum Normalizer: Sendable {
         }
     }
 
-    static func filterScalars(_ s: [UInt8], _ keep: (UInt32) -> Bool) -> [UInt8] {
-        mapScalars(s) { keep($0) ? $0 : nil }
-    }
-
-    static func mapScalars(_ s: [UInt8], _ map: (UInt32) -> UInt32?) -> [UInt8] {
+    /// Every scalar mapped, or removed when `map` gives nil; removing the first clears `originStart`.
+    static func mapScalars(_ s: [UInt8], originStart: inout Bool, _ map: (UInt32) -> UInt32?) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(s.count)
         s.withUnsafeBufferPointer { p in
@@ -149,6 +151,8 @@ indirect enum Normalizer: Sendable {
                 let (c, n) = UTF8Scalars.decode(p, i)
                 if let m = map(c) {
                     if m == c { out += p[i..<i + n] } else { UTF8Scalars.encode(m, into: &out) }
+                } else if out.isEmpty {
+                    originStart = false
                 }
                 i += n
             }

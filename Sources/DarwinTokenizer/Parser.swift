@@ -115,7 +115,7 @@ struct Parser {
         guard let vocabJSON = o["vocab"]?.objectValue else { throw error("model.vocab is missing") }
         var vocab = ByteMap<UInt32>(capacity: vocabJSON.count)
         for (k, v) in vocabJSON {
-            guard let id = v.intValue, id >= 0, id <= Int(UInt32.max) else {
+            guard let id = v.intValue, id >= 0, id < Int(Int32.max) else {
                 throw error("model.vocab[\(k.debugDescription)] is not a token id")
             }
             vocab.set(Array(k.utf8), UInt32(id))
@@ -146,7 +146,8 @@ struct Parser {
             guard let ib = vocab.get(b) else {
                 throw error("model.merges[\(rank)]: \(String(decoding: b, as: UTF8.self)) is not in the vocabulary")
             }
-            let joined = a + (b.starts(with: prefix ?? []) ? Array(b.dropFirst(prefixLength)) : b)
+            // As `tokenizers` joins them: the prefix's length cut from the right token, whatever it starts with.
+            let joined = a + Array(b.dropFirst(prefixLength))
             guard let merged = vocab.get(joined) else {
                 throw error(
                     "model.merges[\(rank)]: \(String(decoding: joined, as: UTF8.self)) is not in the vocabulary")
@@ -157,14 +158,15 @@ struct Parser {
             throw error("model.dropout \(d): BPE dropout samples its merges; darwin encodes deterministically")
         }
         var unk: UInt32? = nil
-        if let u = o["unk_token"]?.stringValue {
-            unk = vocab.get(Array(u.utf8))
-        }
-        return BPEModel(
+        let unkName = o["unk_token"]?.stringValue
+        if let u = unkName { unk = vocab.get(Array(u.utf8)) }
+        var model = BPEModel(
             vocab: vocab, merges: merges, unk: unk, fuseUnk: bool(o, "fuse_unk", default: false),
             byteFallback: bool(o, "byte_fallback", default: false),
             ignoreMerges: bool(o, "ignore_merges", default: false),
             continuingPrefix: prefix, endSuffix: suffix)
+        if unk == nil, let unkName { model.missingUnk = unkName }
+        return model
     }
 
     func unigram(_ o: JSONObject) throws(TokenizerError) -> UnigramModel {
@@ -184,27 +186,46 @@ struct Parser {
         return UnigramModel(vocab: vocab, unk: unk, byteFallback: bool(o, "byte_fallback", default: false))
     }
 
-    func addedTokens(_ v: JSONValue?, normalizer: Normalizer?) throws(TokenizerError) -> AddedTokens {
-        var out: [AddedTokens.Token] = []
+    /// The added tokens, with the ids `tokenizers` gives them (not necessarily the file's `id`): the id of the
+    /// same content added before or in the model's vocabulary, else the next free id past the vocabulary.
+    func addedTokens(_ v: JSONValue?, normalizer: Normalizer?, vocabularySize: Int, modelId: ([UInt8]) -> UInt32?)
+        throws(TokenizerError) -> AddedTokens
+    {
+        var byId: [UInt32: AddedTokens.Token] = [:]
+        var order: [UInt32] = []
+        var byContent: [[UInt8]: UInt32] = [:]
+        var nextId = UInt32(vocabularySize)
         for (i, e) in (v?.arrayValue ?? []).enumerated() {
             let o = try object(e, at: "added_tokens[\(i)]")
-            guard let id = o["id"]?.intValue, id >= 0, let content = o["content"]?.stringValue else {
-                throw error("added_tokens[\(i)] has no id or content")
+            guard let fileId = o["id"]?.intValue, fileId >= 0, fileId < Int(Int32.max),
+                let content = o["content"]?.stringValue
+            else {
+                throw error("added_tokens[\(i)] has no id (below 2^31) or no content")
             }
+            if content.isEmpty { continue }
+            let bytes = Array(content.utf8)
+            let id: UInt32
+            if let known = byContent[bytes] ?? modelId(bytes) {
+                id = known
+            } else {
+                id = nextId
+                nextId += 1
+            }
+            byContent[bytes] = id
             let normalized = bool(o, "normalized", default: true)
             var pattern = Array(content.utf8)
             if normalized, let normalizer {
                 var origin = true
                 normalizer.apply(&pattern, originStart: &origin)
             }
-            out.append(
-                AddedTokens.Token(
-                    id: UInt32(id), content: Array(content.utf8), pattern: pattern,
-                    singleWord: bool(o, "single_word", default: false), lstrip: bool(o, "lstrip", default: false),
-                    rstrip: bool(o, "rstrip", default: false), normalized: normalized,
-                    special: bool(o, "special", default: false)))
+            if byId[id] == nil { order.append(id) }
+            byId[id] = AddedTokens.Token(
+                id: id, content: bytes, pattern: pattern,
+                singleWord: bool(o, "single_word", default: false), lstrip: bool(o, "lstrip", default: false),
+                rstrip: bool(o, "rstrip", default: false), normalized: normalized,
+                special: bool(o, "special", default: false))
         }
-        return AddedTokens(out)
+        return AddedTokens(order.compactMap { byId[$0] })
     }
 
     /// The ids the post-processor adds before and after a single sequence.
@@ -230,13 +251,20 @@ struct Parser {
                 guard let ids = specials[name]?.objectValue?["ids"]?.arrayValue else {
                     throw error("post_processor.special_tokens has no \(name.debugDescription)")
                 }
-                let list = ids.compactMap { $0.intValue.map { UInt32($0) } }
+                let list = try ids.map { (v) throws(TokenizerError) -> UInt32 in
+                    guard let i = v.intValue, i >= 0, i < Int(Int32.max) else {
+                        throw error(
+                            "post_processor.special_tokens[\(name.debugDescription)] has an id that is not a token id")
+                    }
+                    return UInt32(i)
+                }
                 if seen { after += list } else { before += list }
             }
             return (before, after)
         case "RobertaProcessing", "BertProcessing":
             func pair(_ key: String) throws(TokenizerError) -> UInt32 {
-                guard let a = o[key]?.arrayValue, a.count == 2, let id = a[1].intValue else {
+                guard let a = o[key]?.arrayValue, a.count == 2, let id = a[1].intValue, id >= 0, id < Int(Int32.max)
+                else {
                     throw error("post_processor.\(key) is not [token, id]")
                 }
                 return UInt32(id)

@@ -11,8 +11,9 @@ enum SplitBehavior: String, Sendable {
 struct Pieces {
     var buffer: [UInt8] = []
     var ranges: [(Int, Int)] = []
-    /// Whether the first piece starts where the original text starts.
-    var firstAtOrigin = false
+    /// The index of the range that starts where the original text starts, if one does (Metaspace's `first`
+    /// scheme prepends only there).
+    var originRange: Int? = nil
     /// Whether the pieces are still raw bytes that a byte-level pre-tokenizer has yet to map to its characters
     /// (the model does it when it needs the characters: a cache keyed by the raw bytes is the same cache).
     var byteLevelPending = false
@@ -35,7 +36,6 @@ indirect enum PreTokenizer: Sendable {
 
     static let gpt2 = OnigRegex.constant(
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#)
-    static let words = OnigRegex.constant(#"\w+|[^\w\s]+"#)
 
     /// Whether this pre-tokenizer ends with a byte-level mapping and nothing after it (the mapping is then
     /// left to the model).
@@ -74,9 +74,26 @@ indirect enum PreTokenizer: Sendable {
                 Self.transform(&p) { piece, out in for b in piece { out += ByteLevel.mapped[Int(b)] } }
             }
         case .whitespace:
+            // `\w+|[^\w\s]+` as Rust's regex crate reads it (the word class of Rust, not of Oniguruma).
             Self.split(&p, behavior: .removed, invert: true) { piece, out in
-                let n = Self.words.matches(in: piece, scratch: &scratch)
-                for k in 0..<n { out.append((Int(scratch[2 * k]), Int(scratch[2 * k + 1]))) }
+                var i = 0
+                while i < piece.count {
+                    let (c, n) = UTF8Scalars.decode(piece, i)
+                    let word = AddedTokens.isWord(c)
+                    if !word && UTF8Scalars.isWhitespace(c) {
+                        i += n
+                        continue
+                    }
+                    let start = i
+                    i += n
+                    while i < piece.count {
+                        let (d, m) = UTF8Scalars.decode(piece, i)
+                        let dWord = AddedTokens.isWord(d)
+                        if word ? !dWord : (dWord || UTF8Scalars.isWhitespace(d)) { break }
+                        i += m
+                    }
+                    out.append((start, i))
+                }
             }
         case .whitespaceSplit:
             Self.split(&p, behavior: .removed, invert: false, eachScalar: UTF8Scalars.isWhitespace)
@@ -92,7 +109,7 @@ indirect enum PreTokenizer: Sendable {
             Self.split(&p, behavior: .isolated, invert: false, eachScalar: UTF8Scalars.isPunctuation)
         case .metaspace(let replacement, let scheme, let splitting):
             var index = 0
-            let firstAtOrigin = p.firstAtOrigin
+            let originRange = p.originRange
             Self.transform(&p) { piece, out in
                 defer { index += 1 }
                 let start = out.count
@@ -105,7 +122,7 @@ indirect enum PreTokenizer: Sendable {
                 let prepend: Bool
                 switch scheme {
                 case .always: prepend = !startsWithReplacement
-                case .first: prepend = !startsWithReplacement && index == 0 && firstAtOrigin
+                case .first: prepend = !startsWithReplacement && index == originRange
                 case .never: prepend = false
                 }
                 if prepend && !piece.isEmpty { out.insert(contentsOf: replacement, at: start) }
@@ -140,8 +157,9 @@ indirect enum PreTokenizer: Sendable {
         ranges.reserveCapacity(p.ranges.count * 2)
         var found: [(Int, Int)] = []
         var marked: [((Int, Int), Bool)] = []
+        var origin: Int? = nil
         p.buffer.withUnsafeBufferPointer { buffer in
-            for (a, b) in p.ranges {
+            for (k, (a, b)) in p.ranges.enumerated() {
                 let piece = UnsafeBufferPointer(rebasing: buffer[a..<b])
                 found.removeAll(keepingCapacity: true)
                 find(piece, &found)
@@ -155,11 +173,13 @@ indirect enum PreTokenizer: Sendable {
                 }
                 if prev != piece.count { marked.append(((prev, piece.count), invert)) }
                 for ((s, e), remove) in Self.apply(behavior, to: marked) where !remove && e > s {
+                    if k == p.originRange && s == 0 { origin = ranges.count }
                     ranges.append((a + s, a + e))
                 }
             }
         }
         p.ranges = ranges
+        p.originRange = origin
     }
 
     /// Splits at every scalar `test` accepts, each one a delimiter of its own.
@@ -226,12 +246,17 @@ indirect enum PreTokenizer: Sendable {
         out.reserveCapacity(p.buffer.count + p.ranges.count * 3)
         var ranges: [(Int, Int)] = []
         ranges.reserveCapacity(p.ranges.count)
-        for (a, b) in p.ranges {
+        var origin: Int? = nil
+        for (k, (a, b)) in p.ranges.enumerated() {
             let start = out.count
             body(p.buffer[a..<b], &out)
-            if out.count > start { ranges.append((start, out.count)) }
+            if out.count > start {
+                if k == p.originRange { origin = ranges.count }
+                ranges.append((start, out.count))
+            }
         }
         p.buffer = out
         p.ranges = ranges
+        p.originRange = origin
     }
 }

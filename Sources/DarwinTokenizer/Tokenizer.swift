@@ -107,7 +107,17 @@ public final class Tokenizer: Sendable {
         default:
             throw p.error("model type \(type.isEmpty ? "(none)" : type) is not supported (BPE and Unigram are)")
         }
-        let added = try p.addedTokens(root["added_tokens"], normalizer: normalizer)
+        let added: AddedTokens
+        switch model {
+        case .bpe(let m):
+            added = try p.addedTokens(
+                root["added_tokens"], normalizer: normalizer, vocabularySize: m.vocab.count,
+                modelId: { m.vocab.get($0) })
+        case .unigram(let m):
+            added = try p.addedTokens(
+                root["added_tokens"], normalizer: normalizer, vocabularySize: m.scores.count,
+                modelId: { m.pieces.get($0) })
+        }
         self.added = added
         for t in added.tokens { tokens[t.id] = t.content }
         self.tokens = tokens
@@ -200,7 +210,7 @@ public final class Encoder {
                     var pieces = Pieces()
                     pieces.buffer = Array(UnsafeBufferPointer(rebasing: n[a..<b]))
                     pieces.ranges = [(0, b - a)]
-                    pieces.firstAtOrigin = atOrigin && a == 0
+                    pieces.originRange = atOrigin && a == 0 ? 0 : nil
                     t.preTokenizer?.apply(&pieces, lazyByteLevel: t.lazyByteLevel, scratch: &scratch)
                     let pending = pieces.byteLevelPending
                     try pieces.buffer.withUnsafeBufferPointer { (buffer) throws(TokenizerError) in
@@ -224,7 +234,7 @@ public final class Encoder {
         }
         word.removeAll(keepingCapacity: true)
         switch tokenizer.model {
-        case .bpe(let m): m.encode(piece, byteLevel: byteLevel, into: &word)
+        case .bpe(let m): try m.encode(piece, byteLevel: byteLevel, into: &word)
         case .unigram(let m): try m.encode(piece, into: &word)
         }
         out += word

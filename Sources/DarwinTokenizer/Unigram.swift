@@ -53,13 +53,13 @@ struct UnigramModel: Sendable {
                 if end - pos == charLength { single = true }
             }
             if !single {
-                guard let unk else { throw TokenizerError("the Unigram model has no unk_id for a character it lacks") }
+                // An unknown character (id -1 when the model has no unk_id: an error only if that path wins).
                 let end = pos + charLength
                 let score = unkScore + here
                 if startsAt[end] < 0 || score > bestScore[end] {
                     bestScore[end] = score
                     startsAt[end] = pos
-                    ids[end] = Int(unk)
+                    ids[end] = unk.map { Int($0) } ?? -1
                 }
             }
             pos += charLength
@@ -70,6 +70,7 @@ struct UnigramModel: Sendable {
         var unkEnd = -1
         while end > 0 {
             let start = startsAt[end]
+            if ids[end] < 0 { throw TokenizerError("the Unigram model has no unk_id for a character it lacks") }
             if let unk, ids[end] == Int(unk) {
                 if unkEnd < 0 { unkEnd = end }
             } else {

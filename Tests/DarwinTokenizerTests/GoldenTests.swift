@@ -98,3 +98,28 @@ import Testing
         }
     }
 }
+
+/// Small tokenizers made with `tokenizers` itself (`scripts/tokenizers/make-crafted.py`) for the places where
+/// its rules are easy to get wrong: Rust's per-character lowercasing (no final sigma), Rust's `\w` in the
+/// Whitespace pre-tokenizer, BERT's accent stripping (non-spacing marks only), Metaspace's `first` scheme
+/// after a Replace or a split, an `rstrip` added token followed by another, a Unigram model without unk.
+@Suite struct CraftedTokenizerTests {
+    static let directory = Repository.root + "/Tests/Fixtures/tokenizers/crafted"
+
+    @Test(arguments: [
+        "lower-whitespace", "bert-strip", "replace-metaspace-first", "split-metaspace-first", "rstrip-overlap",
+        "unigram-no-unk",
+    ])
+    func idsAreTheLibrarys(_ name: String) throws {
+        let expected = try JSONValue.parse(
+            try String(contentsOfFile: Self.directory + "/expected.json", encoding: .utf8))
+        let cases = expected.objectValue?[name]?.arrayValue ?? []
+        #expect(!cases.isEmpty)
+        let encoder = try Tokenizer(contentsOf: Self.directory + "/\(name).json").makeEncoder()
+        for c in cases {
+            let text = c.objectValue?["text"]?.stringValue ?? ""
+            let ids = (c.objectValue?["ids"]?.arrayValue ?? []).compactMap { $0.intValue.map(UInt32.init) }
+            #expect(try encoder.encode(text) == ids, "\(name): \(text.debugDescription)")
+        }
+    }
+}

@@ -378,12 +378,17 @@ enum TokenManifest {
             let ends: [UInt64]
             if spec.formats.contains(.datatrove) {
                 let bytes = try BinaryFile.read(layout.directory + "/" + prefix + ".ds.index")
+                guard bytes.count % 8 == 0 else { throw TaskFailure.failed("\(prefix).ds.index: not a document index") }
                 ends = stride(from: 0, to: bytes.count, by: 8).map { i in
                     (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[i + $1]) << (8 * UInt64($1)) }
                 }
             } else {
                 let bytes = try BinaryFile.read(layout.directory + "/" + prefix + ".idx")
+                guard bytes.count >= 34 else { throw TaskFailure.failed("\(prefix).idx: not a Megatron index") }
                 let n = Int((0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[18 + $1]) << (8 * UInt64($1)) })
+                guard n >= 0, n <= (bytes.count - 34) / 4 else {
+                    throw TaskFailure.failed("\(prefix).idx: not a Megatron index")
+                }
                 var end: UInt64 = 0
                 ends = (0..<n).map { i in
                     let o = 34 + 4 * i

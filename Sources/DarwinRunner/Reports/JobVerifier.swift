@@ -81,7 +81,8 @@ public struct JobVerifier {
         finding.recordedFileBytes = record.fileBytes
         finding.recordedChecksum = record.checksum
         guard FileManager.default.fileExists(atPath: path) else { return finding }
-        if !record.path.contains(".jsonl") { return checkBinary(record, at: path, finding, bytesRead: &bytesRead) }
+        let isShard = [".jsonl.zst", ".jsonl.gz", ".jsonl"].contains { record.path.hasSuffix($0) }
+        if !isShard { return checkBinary(record, at: path, finding, bytesRead: &bytesRead) }
         let scan: ShardScan
         do {
             scan = try ShardScan(path: path)
