@@ -152,7 +152,7 @@ struct ShardPass {
         writers.kept = try ShardWriter(
             path: paths.kept + Self.temporarySuffix,
             level: isFinal && stage.cut == nil ? Int32(plan.recipe.output.compressionLevel) : 1)
-        if isFinal && stage.cut == nil, let t = tokens, t.writes {
+        if isFinal && stage.cut == nil, let t = tokens {
             try t.open(prefix: TokenFiles.prefix(of: paths.kept))
         }
         CrashPoints.reach("task-start")
@@ -258,7 +258,8 @@ struct ShardPass {
             result.counts.docsOut += 1
             result.counts.bytesOut += item.doc.textUTF8Count
             keptIndex += 1
-            if isFinal, let t = tokens { try t.out(item.doc) }
+            // A stage that cuts and tokenizes counts its kept tokens as its cut writes them.
+            if isFinal && !(stage.cut != nil && stage.spec.tokenize != nil), let t = tokens { try t.out(item.doc) }
             let before = writers.kept?.bytes ?? 0
             try writers.kept?.write(item.doc)
             if stage.cut != nil && isFinal { writers.sizes.append(UInt64((writers.kept?.bytes ?? 0) - before)) }

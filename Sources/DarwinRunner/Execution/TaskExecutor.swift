@@ -126,7 +126,7 @@ struct TaskExecutor {
                         result.counts.bytesIn += doc.textUTF8Count
                         result.counts.bytesOut += doc.textUTF8Count
                         try writer.write(doc)
-                        try tokens?.write(doc)
+                        try tokens?.out(doc)
                     }
                 }
                 guard result.counts.docsOut == target.documents else {

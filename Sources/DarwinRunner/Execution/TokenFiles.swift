@@ -231,20 +231,16 @@ final class BufferedFile {
     }
 }
 
-/// Tokenizers loaded once per process, by path.
-final class TokenizerStore: @unchecked Sendable {
-    // @unchecked: guarded by `lock`.
-    private let lock = NSLock()
-    private var loaded: [String: Tokenizer] = [:]
-    static let shared = TokenizerStore()
-
-    func tokenizer(_ path: String) throws(TokenizerError) -> Tokenizer {
-        lock.lock()
-        defer { lock.unlock() }
-        if let t = loaded[path] { return t }
-        let t = try Tokenizer(contentsOf: path)
-        loaded[path] = t
-        return t
+extension Tokenizer {
+    /// The tokenizer at `path`, loaded once per process (``ResourceRegistry``) and shared by every task.
+    static func shared(_ path: String) throws(TokenizerError) -> Tokenizer {
+        do {
+            return try ResourceRegistry.shared.resource("tokenizer", path) { try Tokenizer(contentsOf: path) }
+        } catch let e as TokenizerError {
+            throw e
+        } catch {
+            throw TokenizerError("\(path): \(error)")
+        }
     }
 }
 
@@ -258,20 +254,15 @@ final class StageTokens {
     private let bos: [UInt32]
     private let eos: [UInt32]
     private var files: TokenFiles?
-    private var ids: [UInt32] = []
     private var tokensIn = 0
     private var tokensOut = 0
     private var written = 0
-    /// The ids of documents as they were read (by id, with their text's hash), so that a document the stage
-    /// passes on unchanged is not encoded twice. Bounded: cleared past ``rememberedLimit`` documents.
-    private var remembered: [String: (hash: UInt64, ids: [UInt32])] = [:]
-    private static let rememberedLimit = 4096
 
     /// `nil` when neither the job nor the stage names a tokenizer.
     init?(plan: JobPlan, stage: StagePlan) throws(TaskFailure) {
         guard let path = stage.spec.tokenize?.tokenizer ?? plan.recipe.tokenizer else { return nil }
         do {
-            tokenizer = try TokenizerStore.shared.tokenizer(path)
+            tokenizer = try Tokenizer.shared(path)
             spec = stage.spec.tokenize
             (bos, eos) = try spec?.boundaries(tokenizer) ?? ([], [])
         } catch {
@@ -280,50 +271,31 @@ final class StageTokens {
         encoder = tokenizer.makeEncoder()
     }
 
-    var writes: Bool { spec != nil }
-
-    /// The prefix of a kept shard's token files: its path without `.jsonl.zst`.
+    /// Opens the token files of a kept shard, when the stage tokenizes; `prefix` is the shard's path without
+    /// `.jsonl.zst`.
     func open(prefix: String) throws {
         guard let spec else { return }
         files = try TokenFiles(prefix: prefix, spec: spec, tokenizer: tokenizer)
     }
 
-    private func encode(_ doc: Document) throws -> Int {
-        ids.removeAll(keepingCapacity: true)
-        do {
-            try encoder.encode(doc.text, into: &ids)
-        } catch {
-            throw TaskFailure.failed("document \(doc.id): \(error)")
-        }
-        return ids.count
+    /// The ids of a document's text, kept with the document (``Document/derived(_:_:)``) until its text
+    /// changes: a document the stage reads and passes on unchanged is encoded once.
+    private func ids(_ doc: Document) throws -> [UInt32] {
+        let encoded = doc.derived(EncodedText.self) { EncodedText(encoder, $0) }
+        if encoded.tokenizer !== tokenizer { return try EncodedText(encoder, doc.text).ids(doc) }
+        return try encoded.ids(doc)
     }
 
-    func countIn(_ doc: Document) throws {
-        tokensIn += try encode(doc)
-        if remembered.count >= Self.rememberedLimit { remembered.removeAll(keepingCapacity: true) }
-        remembered[doc.id] = (Hashing.xxh64(doc.text), ids)
-    }
+    func countIn(_ doc: Document) throws { tokensIn += try ids(doc).count }
 
-    /// A kept document of the stage: counted, and written when the stage tokenizes.
+    /// A kept document of the stage: counted, and written when its token files are open.
     func out(_ doc: Document) throws {
-        if let r = remembered.removeValue(forKey: doc.id), r.hash == Hashing.xxh64(doc.text) {
-            ids = r.ids
-        } else {
-            _ = try encode(doc)
-        }
+        let ids = try ids(doc)
         tokensOut += ids.count
         if let files {
             try files.append(bos + ids + eos)
             written += bos.count + ids.count + eos.count
         }
-    }
-
-    /// A document the cut copies into a shard: written, not counted again (its pass counted it).
-    func write(_ doc: Document) throws {
-        guard let files else { return }
-        _ = try encode(doc)
-        try files.append(bos + ids + eos)
-        written += bos.count + ids.count + eos.count
     }
 
     func finish() throws -> [(temporary: String, final: String)] { try files?.finish() ?? [] }
@@ -334,10 +306,9 @@ final class StageTokens {
         -> [OutputFileRecord]
     {
         try files.map { f in
-            let size = (try? FileManager.default.attributesOfItem(atPath: f.temporary))?[.size] as? Int ?? 0
-            return OutputFileRecord(
+            OutputFileRecord(
                 path: relative(f.final), checksum: try FileFingerprint.contentHash([f.temporary]),
-                lines: self.files?.documents ?? 0, fileBytes: size)
+                lines: self.files?.documents ?? 0, fileBytes: BinaryFile.size(f.temporary))
         }
     }
 
@@ -354,6 +325,24 @@ final class StageTokens {
     }
 }
 
+/// A text's ids, or why it could not be encoded, as a document keeps them.
+private final class EncodedText {
+    let tokenizer: Tokenizer
+    private let result: Result<[UInt32], TokenizerError>
+
+    init(_ encoder: Encoder, _ text: String) {
+        tokenizer = encoder.tokenizer
+        result = Result { () throws(TokenizerError) in try encoder.encode(text) }
+    }
+
+    func ids(_ doc: Document) throws -> [UInt32] {
+        switch result {
+        case .success(let ids): return ids
+        case .failure(let e): throw TaskFailure.failed("document \(doc.id): \(e)")
+        }
+    }
+}
+
 extension TokenFiles {
     static func prefix(of shard: String) -> String {
         shard.hasSuffix(".jsonl.zst") ? String(shard.dropLast(".jsonl.zst".count)) : shard
@@ -365,7 +354,7 @@ extension TokenFiles {
 enum TokenManifest {
     static func write(stage: StagePlan, plan: JobPlan) throws {
         guard let spec = stage.spec.tokenize, let path = spec.tokenizer ?? plan.recipe.tokenizer else { return }
-        let t = try TokenizerStore.shared.tokenizer(path)
+        let t = try Tokenizer.shared(path)
         let (bos, eos) = try spec.boundaries(t)
         let layout = StageLayout(root: plan.outputDirectory, stage: stage.spec.name)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.directory)) ?? []
@@ -375,25 +364,21 @@ enum TokenManifest {
         var tokens = 0
         for name in names.sorted() where name.hasSuffix(".jsonl.zst") {
             let prefix = String(name.dropLast(".jsonl.zst".count))
-            let ends: [UInt64]
+            // The end of every document, in tokens: from datatrove's index, else from Megatron's lengths.
+            var ends: [UInt64] = []
             if spec.formats.contains(.datatrove) {
-                let bytes = try BinaryFile.read(layout.directory + "/" + prefix + ".ds.index")
-                guard bytes.count % 8 == 0 else { throw TaskFailure.failed("\(prefix).ds.index: not a document index") }
-                ends = stride(from: 0, to: bytes.count, by: 8).map { i in
-                    (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[i + $1]) << (8 * UInt64($1)) }
-                }
+                let path = layout.directory + "/" + prefix + ".ds.index"
+                var r = ByteReader(try BinaryFile.read(path), path: path)
+                while !r.isAtEnd { ends.append(try r.uint64()) }
             } else {
-                let bytes = try BinaryFile.read(layout.directory + "/" + prefix + ".idx")
-                guard bytes.count >= 34 else { throw TaskFailure.failed("\(prefix).idx: not a Megatron index") }
-                let n = Int((0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[18 + $1]) << (8 * UInt64($1)) })
-                guard n >= 0, n <= (bytes.count - 34) / 4 else {
-                    throw TaskFailure.failed("\(prefix).idx: not a Megatron index")
-                }
+                let path = layout.directory + "/" + prefix + ".idx"
+                var r = ByteReader(try BinaryFile.read(path), path: path, position: 18)
+                let n = try r.uint64()
+                _ = try r.uint64()
                 var end: UInt64 = 0
-                ends = (0..<n).map { i in
-                    let o = 34 + 4 * i
-                    end += UInt64((0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[o + $1]) << (8 * UInt32($1)) })
-                    return end
+                for _ in 0..<n {
+                    end += UInt64(try r.uint32())
+                    ends.append(end)
                 }
             }
             let count = Int(ends.last ?? 0)
@@ -438,7 +423,7 @@ extension JobPlan {
         var lines: [String: String] = [:]
         if let path = recipe.tokenizer {
             do {
-                _ = try TokenizerStore.shared.tokenizer(path)
+                _ = try Tokenizer.shared(path)
             } catch {
                 throw RecipeError(path: recipe.sourcePath, line: nil, message: "tokenizer: \(error)")
             }
@@ -446,7 +431,7 @@ extension JobPlan {
         for stage in stages {
             guard let spec = stage.spec.tokenize, let path = spec.tokenizer ?? recipe.tokenizer else { continue }
             do {
-                let t = try TokenizerStore.shared.tokenizer(path)
+                let t = try Tokenizer.shared(path)
                 let (bos, eos) = try spec.boundaries(t)
                 var parts = ["tokenize: " + spec.formats.map(\.rawValue).joined(separator: ", ")]
                 parts.append("\(t.modelType), \(t.vocabularySize) tokens")

@@ -131,7 +131,7 @@ public struct JobVerifier {
         _ record: OutputFileRecord, at path: String, _ f: VerifyReport.Finding, bytesRead: inout Int
     ) -> VerifyReport.Finding? {
         var finding = f
-        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0
+        let size = BinaryFile.size(path)
         bytesRead += size
         finding.fileBytes = size
         let checksum: String

@@ -1,6 +1,7 @@
 import DarwinCore
 import DarwinProvenance
 import Foundation
+import Yams
 
 /// `darwin stats`: per stage and level, documents and bytes in and out; per step and rule, what was
 /// removed; input errors; score histograms. As a terminal table or as JSON for scripts.
@@ -58,7 +59,7 @@ public struct StatsRenderer {
             }
         }
         for s in summaries {
-            let steps = report.steps(of: s.name).filter { $0.step != "tokens" }
+            let steps = report.steps(of: s.name).filter { $0.step != StageTokens.statisticsName }
             let errors = report.inputErrors[s.name] ?? [:]
             if steps.isEmpty && errors.isEmpty { continue }
             out += "\n\(s.name) · steps\n"
@@ -109,7 +110,7 @@ public struct StatsRenderer {
         var out: [(String, Int?, Int, Int?, Bool)] = []
         var previous: Int? = nil
         for s in report.stageSummaries {
-            let counters = report.steps(of: s.name).first { $0.step == "tokens" }?.stats.counters
+            let counters = report.steps(of: s.name).first { $0.step == StageTokens.statisticsName }?.stats.counters
             let row: (String, Int?, Int, Int?, Bool)
             if let counters, let o = counters["out"] {
                 row = (s.name, counters["in"] ?? previous, o, counters["written"], true)
@@ -442,10 +443,7 @@ public struct HistogramChart {
 extension JobRecord {
     /// The recipe's top-level `tokenizer:`, if it names one.
     var tokenizerPath: String? {
-        for line in recipeText.split(separator: "\n") where line.hasPrefix("tokenizer:") {
-            let v = line.dropFirst("tokenizer:".count).trimmingCharacters(in: .whitespaces)
-            return v.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
-        }
-        return nil
+        guard case .mapping(let top)? = try? Yams.compose(yaml: recipeText) else { return nil }
+        return top["tokenizer"]?.string
     }
 }
