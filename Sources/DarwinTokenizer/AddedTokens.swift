@@ -67,8 +67,7 @@ struct AddedTokens: Sendable {
             if t.lstrip {
                 var s = start
                 while s > 0 {
-                    var k = s - 1
-                    while k > 0 && text[k] & 0xC0 == 0x80 { k -= 1 }
+                    let k = UTF8Scalars.start(before: s, in: text)
                     guard UTF8Scalars.isWhitespace(UTF8Scalars.decode(text, k).0) else { break }
                     s = k
                 }
@@ -106,9 +105,7 @@ struct AddedTokens: Sendable {
     }
 
     static func endsWithWord(_ text: UnsafeBufferPointer<UInt8>, before end: Int) -> Bool {
-        var k = end - 1
-        while k > 0 && text[k] & 0xC0 == 0x80 { k -= 1 }
-        return isWord(UTF8Scalars.decode(text, k).0)
+        isWord(UTF8Scalars.decode(text, UTF8Scalars.start(before: end, in: text)).0)
     }
 
     static func startsWithWord(_ text: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {

@@ -43,10 +43,7 @@ struct BPEModel: Sendable {
             }
         }
         scalarIds = scalars
-        byteTokens = (0..<256).map { b in
-            let name = Array("<0x\(String(b, radix: 16, uppercase: true).leftPadded(2))>".utf8)
-            return vocab.get(name).map { Int32($0) } ?? -1
-        }
+        byteTokens = ByteLevel.fallbackIds(vocab)
     }
 
     private struct Symbol {
@@ -220,11 +217,5 @@ struct MergeHeap {
             h[i] = last
         }
         return first
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -58,8 +58,7 @@ indirect enum Normalizer: Sendable {
                 }
                 if right {
                     while end > start {
-                        var i = end - 1
-                        while i > start && p[i] & 0xC0 == 0x80 { i -= 1 }
+                        let i = max(start, UTF8Scalars.start(before: end, in: p))
                         let (c, _) = UTF8Scalars.decode(p, i)
                         guard UTF8Scalars.isWhitespace(c) else { break }
                         end = i
@@ -163,6 +162,11 @@ indirect enum Normalizer: Sendable {
 
 /// GPT-2's byte-to-character table: every byte maps to a printable character.
 enum ByteLevel {
+    /// The id of every byte's fallback token `<0xXX>` in a vocabulary, -1 when it lacks one.
+    static func fallbackIds(_ vocab: ByteMap<UInt32>) -> [Int32] {
+        (0..<256).map { b in vocab.get(Array(String(format: "<0x%02X>", b).utf8)).map { Int32($0) } ?? -1 }
+    }
+
     /// The character of every byte, as UTF-8.
     static let mapped: [[UInt8]] = {
         var table = [UInt32](repeating: 0, count: 256)

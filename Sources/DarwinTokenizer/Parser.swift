@@ -35,6 +35,17 @@ struct Parser {
         return v
     }
 
+    /// The members of a Sequence's list, each read by `read` at its own JSON path.
+    private func list<T>(
+        _ o: JSONObject, _ key: String, at where_: String,
+        _ read: (JSONValue, String) throws(TokenizerError) -> T
+    ) throws(TokenizerError) -> [T] {
+        guard let items = o[key]?.arrayValue else { throw error("\(where_).\(key) is missing") }
+        var out: [T] = []
+        for (i, item) in items.enumerated() { out.append(try read(item, "\(where_).\(key)[\(i)]")) }
+        return out
+    }
+
     func normalizer(_ v: JSONValue, at where_: String) throws(TokenizerError) -> Normalizer {
         let o = try object(v, at: where_)
         let type = o["type"]?.stringValue ?? ""
@@ -59,10 +70,7 @@ struct Parser {
                 chinese: bool(o, "handle_chinese_chars", default: true),
                 stripAccents: strip, lowercase: lowercase)
         case "Sequence":
-            guard let list = o["normalizers"]?.arrayValue else { throw error("\(where_).normalizers is missing") }
-            var out: [Normalizer] = []
-            for (i, n) in list.enumerated() { out.append(try normalizer(n, at: "\(where_).normalizers[\(i)]")) }
-            return .sequence(out)
+            return .sequence(try list(o, "normalizers", at: where_, normalizer))
         default:
             throw error("\(where_): normalizer \(type.isEmpty ? "(no type)" : type) is not supported")
         }
@@ -102,10 +110,7 @@ struct Parser {
             return .metaspace(
                 replacement: Array(replacement.utf8), scheme: scheme, split: bool(o, "split", default: true))
         case "Sequence":
-            guard let list = o["pretokenizers"]?.arrayValue else { throw error("\(where_).pretokenizers is missing") }
-            var out: [PreTokenizer] = []
-            for (i, n) in list.enumerated() { out.append(try preTokenizer(n, at: "\(where_).pretokenizers[\(i)]")) }
-            return .sequence(out)
+            return .sequence(try list(o, "pretokenizers", at: where_, preTokenizer))
         default:
             throw error("\(where_): pre-tokenizer \(type.isEmpty ? "(no type)" : type) is not supported")
         }
@@ -229,7 +234,7 @@ struct Parser {
     }
 
     /// The ids the post-processor adds before and after a single sequence.
-    func postProcessor(_ v: JSONValue?, tokens: [UInt32: [UInt8]]) throws(TokenizerError) -> ([UInt32], [UInt32]) {
+    func postProcessor(_ v: JSONValue?) throws(TokenizerError) -> ([UInt32], [UInt32]) {
         guard let v = present(v) else { return ([], []) }
         let o = try object(v, at: "post_processor")
         switch o["type"]?.stringValue ?? "" {
@@ -274,7 +279,7 @@ struct Parser {
             var before: [UInt32] = []
             var after: [UInt32] = []
             for p in o["processors"]?.arrayValue ?? [] {
-                let (b, a) = try postProcessor(p, tokens: tokens)
+                let (b, a) = try postProcessor(p)
                 before = b + before
                 after += a
             }

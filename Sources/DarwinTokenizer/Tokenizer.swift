@@ -1,4 +1,3 @@
-import CXXHash
 import DarwinCore
 import Foundation
 
@@ -77,8 +76,8 @@ public final class Tokenizer: Sendable {
         } catch {
             throw TokenizerError("\(path): not JSON: \(error)")
         }
-        let h = data.withUnsafeBytes { XXH3_128bits($0.baseAddress, $0.count) }
-        contentHash = String(format: "%016llx%016llx", h.high64, h.low64)
+        let h = data.withUnsafeBytes { Hashing.xxh128($0) }
+        contentHash = Hashing.hex(h.high) + Hashing.hex(h.low)
         let p = Parser(path: path)
         guard let root = json.objectValue else { throw p.error("the top level is not an object") }
         guard let modelJSON = root["model"]?.objectValue else { throw p.error("no \"model\" object") }
@@ -129,7 +128,7 @@ public final class Tokenizer: Sendable {
         }
         vocabularySize = distinct.count
         maxId = tokens.keys.max() ?? 0
-        (prefixIds, suffixIds) = try p.postProcessor(root["post_processor"], tokens: tokens)
+        (prefixIds, suffixIds) = try p.postProcessor(root["post_processor"])
     }
 
     /// The bytes of token `id`, if it exists.
@@ -207,9 +206,10 @@ public final class Encoder {
                         out.append(id2)
                         continue
                     }
+                    // The normalized text is shared, not copied: splits only narrow the ranges.
                     var pieces = Pieces()
-                    pieces.buffer = Array(UnsafeBufferPointer(rebasing: n[a..<b]))
-                    pieces.ranges = [(0, b - a)]
+                    pieces.buffer = bytes
+                    pieces.ranges = [(a, b)]
                     pieces.originRange = atOrigin && a == 0 ? 0 : nil
                     t.preTokenizer?.apply(&pieces, lazyByteLevel: t.lazyByteLevel, scratch: &scratch)
                     let pending = pieces.byteLevelPending

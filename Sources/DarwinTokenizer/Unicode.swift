@@ -15,6 +15,13 @@ enum UTF8Scalars {
         )
     }
 
+    /// Where the scalar that ends just before `end` starts.
+    @inline(__always) static func start(before end: Int, in p: UnsafeBufferPointer<UInt8>) -> Int {
+        var k = end - 1
+        while k > 0 && p[k] & 0xC0 == 0x80 { k -= 1 }
+        return k
+    }
+
     /// The length of the scalar whose first byte is `lead`.
     @inline(__always) static func length(_ lead: UInt8) -> Int {
         lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4

@@ -25,10 +25,7 @@ struct UnigramModel: Sendable {
         self.byteFallback = byteFallback
         self.minScore = minScore
         self.trie = trie
-        byteTokens = (0..<256).map { b in
-            let name = Array("<0x\(String(b, radix: 16, uppercase: true).leftPadded(2))>".utf8)
-            return map.get(name).map { Int32($0) } ?? -1
-        }
+        byteTokens = ByteLevel.fallbackIds(map)
     }
 
     func encode(_ text: UnsafeBufferPointer<UInt8>, into out: inout [UInt32]) throws(TokenizerError) {
