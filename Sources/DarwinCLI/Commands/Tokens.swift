@@ -4,6 +4,7 @@ import DarwinIO
 import DarwinRunner
 import DarwinTokenizer
 import Foundation
+import Synchronization
 
 extension DarwinCommand {
     /// `darwin tokens OUT|DIR --tokenizer FILE`: exact token counts per stage, level, source and language.
@@ -30,7 +31,28 @@ extension DarwinCommand {
         @Flag(name: .long, help: "Print the counts as JSON.")
         var json = false
 
-        struct Group { var documents = 0, tokens = 0, bytes = 0 }
+        struct Group {
+            var documents = 0, tokens = 0, bytes = 0
+
+            mutating func add(_ g: Group) {
+                documents += g.documents
+                tokens += g.tokens
+                bytes += g.bytes
+            }
+        }
+
+        /// The counts of some shards: in all, by source and by language.
+        struct Counts {
+            var total = Group()
+            var bySource: [String: Group] = [:]
+            var byLanguage: [String: Group] = [:]
+
+            mutating func add(_ c: Counts) {
+                total.add(c.total)
+                for (k, g) in c.bySource { bySource[k, default: Group()].add(g) }
+                for (k, g) in c.byLanguage { byLanguage[k, default: Group()].add(g) }
+            }
+        }
 
         func run() throws {
             let t = Tokenizer.loadOrExit(tokenizer)
@@ -45,87 +67,78 @@ extension DarwinCommand {
                     }
                 }
             } else {
-                for p in paths { for f in Self.shards(p) { work.append(("-", nil, f)) } }
-            }
-            guard !work.isEmpty else {
-                FileHandle.standardError.write(
-                    Data("darwin: error: no shards in \(paths.joined(separator: " "))\n".utf8))
-                throw ExitCode(2)
+                let spec = InputSpec(
+                    paths: paths, format: "jsonl", maxLineBytes: ShardReader.defaultMaxLineBytes, pathLines: [])
+                do {
+                    let cwd = FileManager.default.currentDirectoryPath
+                    for shard in try InputResolver.resolve(spec, base: cwd, recipePath: "darwin tokens") {
+                        work.append(("-", nil, shard.path))
+                    }
+                } catch {
+                    FileHandle.standardError.write(Data("darwin: error: \(error)\n".utf8))
+                    throw ExitCode(2)
+                }
             }
             let shards = work.map(\.shard)
-            let results = LockedResults<[String: Group]>(count: work.count)
-            let next = LockedCounter()
+            let results = Mutex<[Result<Counts, ShardFailure>?]>(Array(repeating: nil, count: shards.count))
+            let next = Atomic<Int>(0)
             let started = Date()
             let group = DispatchGroup()
-            for _ in 0..<max(1, min(workers, work.count)) {
+            for _ in 0..<max(1, min(workers, shards.count)) {
                 group.enter()
                 Thread {
                     defer { group.leave() }
                     let encoder = t.makeEncoder()
                     var ids: [UInt32] = []
-                    while let i = next.take(below: shards.count) {
-                        var groups: [String: Group] = [:]
-                        do {
-                            let reader = try ShardReader(path: shards[i])
-                            while let item = try reader.next() {
-                                guard case .document(let doc) = item else { continue }
-                                ids.removeAll(keepingCapacity: true)
-                                try encoder.encode(doc.text, into: &ids)
-                                let source = doc.value(atPath: "metadata.source")?.stringValue ?? "-"
-                                let language = doc.value(atPath: "metadata.language")?.stringValue ?? "-"
-                                for key in ["", "source\t" + source, "language\t" + language] {
-                                    groups[key, default: Group()].documents += 1
-                                    groups[key, default: Group()].tokens += ids.count
-                                    groups[key, default: Group()].bytes += doc.textUTF8Count
-                                }
+                    while case let i = next.wrappingAdd(1, ordering: .relaxed).oldValue, i < shards.count {
+                        let counted = Result { () throws(ShardFailure) -> Counts in
+                            do {
+                                return try Self.count(shards[i], encoder, &ids)
+                            } catch {
+                                throw ShardFailure(message: "\(shards[i]): \(error)")
                             }
-                            results.set(i, .success(groups))
-                        } catch {
-                            results.set(i, .failure("\(shards[i]): \(error)"))
                         }
+                        results.withLock { $0[i] = counted }
                     }
                 }.start()
             }
             group.wait()
             let seconds = Date().timeIntervalSince(started)
-            // Totals per stage, then per stage and source or language.
-            var byStage: [(String, Int?, [String: Group])] = []
+            var byStage: [(name: String, level: Int?, counts: Counts)] = []
             for (i, w) in work.enumerated() {
-                switch results.get(i) {
-                case .failure(let message):
-                    FileHandle.standardError.write(Data("darwin: error: \(message)\n".utf8))
+                switch results.withLock({ $0[i] }) {
+                case .failure(let f)?:
+                    FileHandle.standardError.write(Data("darwin: error: \(f.message)\n".utf8))
                     throw ExitCode(1)
-                case .success(let groups):
-                    if byStage.last?.0 != w.stage { byStage.append((w.stage, w.level, [:])) }
-                    for (k, g) in groups {
-                        byStage[byStage.count - 1].2[k, default: Group()].documents += g.documents
-                        byStage[byStage.count - 1].2[k, default: Group()].tokens += g.tokens
-                        byStage[byStage.count - 1].2[k, default: Group()].bytes += g.bytes
-                    }
+                case .success(let c)?:
+                    if byStage.last?.name != w.stage { byStage.append((w.stage, w.level, Counts())) }
+                    byStage[byStage.count - 1].counts.add(c)
+                case nil:
+                    throw ExitCode(1)
                 }
             }
-            let total = byStage.last?.2[""] ?? Group()
+            let total = byStage.last?.counts.total ?? Group()
             if json {
                 func n(_ i: Int) -> JSONValue { .number(JSONNumber(i)) }
+                func groups(_ by: [String: Group]) -> JSONValue {
+                    var o = JSONObject()
+                    for (k, v) in by.sorted(by: { $0.key < $1.key }) {
+                        o[k] = .object(
+                            JSONObject([(key: "documents", value: n(v.documents)), (key: "tokens", value: n(v.tokens))])
+                        )
+                    }
+                    return .object(o)
+                }
                 var stages: [JSONValue] = []
-                for (name, level, groups) in byStage {
+                for (name, level, counts) in byStage {
                     var o = JSONObject()
                     o["stage"] = .string(name)
                     o["level"] = level.map { .string("L\($0)") } ?? .null
-                    let g = groups[""] ?? Group()
-                    o["documents"] = n(g.documents)
-                    o["tokens"] = n(g.tokens)
-                    o["bytes"] = n(g.bytes)
-                    for kind in ["source", "language"] {
-                        var by = JSONObject()
-                        for (k, v) in groups.sorted(by: { $0.key < $1.key }) where k.hasPrefix(kind + "\t") {
-                            by[String(k.dropFirst(kind.count + 1))] = .object(
-                                JSONObject([
-                                    (key: "documents", value: n(v.documents)), (key: "tokens", value: n(v.tokens)),
-                                ]))
-                        }
-                        o["by_" + kind] = .object(by)
-                    }
+                    o["documents"] = n(counts.total.documents)
+                    o["tokens"] = n(counts.total.tokens)
+                    o["bytes"] = n(counts.total.bytes)
+                    o["by_source"] = groups(counts.bySource)
+                    o["by_language"] = groups(counts.byLanguage)
                     stages.append(.object(o))
                 }
                 var root = JSONObject()
@@ -139,23 +152,22 @@ extension DarwinCommand {
                 return
             }
             print("tokens with \(t.path) (\(t.modelType), \(Format.count(t.vocabularySize)) tokens)")
-            for (name, level, groups) in byStage {
-                let g = groups[""] ?? Group()
+            for (name, level, counts) in byStage {
+                let g = counts.total
                 let head = name == "-" ? "all shards" : "stage \(name)" + (level.map { " (L\($0))" } ?? "")
                 print(
                     "\n\(head): \(Format.count(g.tokens)) tokens in \(Format.count(g.documents)) documents, "
                         + String(format: "%.2f", g.tokens > 0 ? Double(g.bytes) / Double(g.tokens) : 0)
                         + " bytes per token")
-                for kind in ["source", "language"] {
-                    let rows = groups.filter { $0.key.hasPrefix(kind + "\t") }
-                        .sorted {
-                            $0.value.tokens != $1.value.tokens ? $0.value.tokens > $1.value.tokens : $0.key < $1.key
-                        }
-                    if rows.count <= 1 && rows.first?.key == kind + "\t-" { continue }
+                for (kind, by) in [("source", counts.bySource), ("language", counts.byLanguage)] {
+                    if by.isEmpty || by.keys.sorted() == ["-"] { continue }
+                    let rows = by.sorted {
+                        $0.value.tokens != $1.value.tokens ? $0.value.tokens > $1.value.tokens : $0.key < $1.key
+                    }
                     print(
                         "  by \(kind): "
                             + rows.prefix(12).map {
-                                "\($0.key.dropFirst(kind.count + 1)) \(Format.count($0.value.tokens)) (\(Format.percent($0.value.tokens, of: g.tokens)))"
+                                "\($0.key) \(Format.count($0.value.tokens)) (\(Format.percent($0.value.tokens, of: g.tokens)))"
                             }.joined(separator: ", ") + (rows.count > 12 ? ", … \(rows.count - 12) more" : ""))
                 }
             }
@@ -164,56 +176,22 @@ extension DarwinCommand {
                     + Format.count(Int(Double(total.tokens) / max(seconds, 1e-9))) + " tokens/s)")
         }
 
-        /// The JSONL shards under a path (itself when it is a file), in name order.
-        static func shards(_ path: String) -> [String] {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return [] }
-            guard isDir.boolValue else { return [path] }
-            let all = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []
-            return all.filter { $0.hasSuffix(".jsonl") || $0.hasSuffix(".jsonl.zst") || $0.hasSuffix(".jsonl.gz") }
-                .sorted().map { path + "/" + $0 }
-        }
-    }
-}
+        struct ShardFailure: Error { var message: String }
 
-/// Results by index, written from many threads.
-final class LockedResults<T>: @unchecked Sendable {
-    // @unchecked: guarded by `lock`.
-    private let lock = NSLock()
-    private var values: [Result<T, Failure>?]
-    struct Failure: Error { var message: String }
-    enum Outcome { case success(T), failure(String) }
-
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ o: Outcome) {
-        lock.withLock {
-            switch o {
-            case .success(let v): values[i] = .success(v)
-            case .failure(let m): values[i] = .failure(Failure(message: m))
+        /// The counts of one shard.
+        static func count(_ path: String, _ encoder: Encoder, _ ids: inout [UInt32]) throws -> Counts {
+            var c = Counts()
+            let reader = try ShardReader(path: path)
+            while let item = try reader.next() {
+                guard case .document(let doc) = item else { continue }
+                ids.removeAll(keepingCapacity: true)
+                try encoder.encode(doc.text, into: &ids)
+                let g = Group(documents: 1, tokens: ids.count, bytes: doc.textUTF8Count)
+                c.total.add(g)
+                c.bySource[doc.value(atPath: "metadata.source")?.stringValue ?? "-", default: Group()].add(g)
+                c.byLanguage[doc.value(atPath: "metadata.language")?.stringValue ?? "-", default: Group()].add(g)
             }
-        }
-    }
-    func get(_ i: Int) -> Outcome {
-        lock.withLock {
-            switch values[i] {
-            case .success(let v)?: return .success(v)
-            case .failure(let f)?: return .failure(f.message)
-            case nil: return .failure("not counted")
-            }
-        }
-    }
-}
-
-/// Hands out indices once each.
-final class LockedCounter: @unchecked Sendable {
-    // @unchecked: guarded by `lock`.
-    private let lock = NSLock()
-    private var next = 0
-    func take(below n: Int) -> Int? {
-        lock.withLock {
-            guard next < n else { return nil }
-            defer { next += 1 }
-            return next
+            return c
         }
     }
 }
