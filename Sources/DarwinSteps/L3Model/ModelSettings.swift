@@ -20,6 +20,14 @@ struct ModelSettings: Sendable {
     static let localParameters: Set<String> = ["model", "parallel", "context", "threads", "cache"]
 
     /// Parameters of every model step.
+    /// `temperature` (with this default) and `seed`, for the steps that sample answers.
+    static func sampling(temperature: JSONValue) -> [ParameterSpec] {
+        [
+            ParameterSpec("temperature", .number(min: 0, max: 5), default: temperature, "0: greedy"),
+            ParameterSpec("seed", .integer(min: 0, max: Int(UInt32.max)), default: 0, "sampling seed"),
+        ]
+    }
+
     static func parameters(parallel: Int, context: Int) -> [ParameterSpec] {
         [
             ParameterSpec(

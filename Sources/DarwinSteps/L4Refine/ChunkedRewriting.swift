@@ -67,9 +67,7 @@ struct ChunkedRewriting: Sendable {
             ParameterSpec(
                 "max_tokens", .integer(min: 1, max: 1 << 20), default: .number(JSONNumber(maxTokens)),
                 "most tokens of one answer; an answer cut there is refused (guard: length)"),
-            ParameterSpec(
-                "temperature", .number(min: 0, max: 5), default: .number(JSONNumber(temperature)), "0: greedy"),
-            ParameterSpec("seed", .integer(min: 0, max: Int(UInt32.max)), default: 0, "sampling seed"),
+        ] + ModelSettings.sampling(temperature: .number(JSONNumber(temperature))) + [
             ParameterSpec(
                 "repeat_penalty", .number(min: 0.5, max: 3), default: 1.0,
                 "penalty on tokens among the last 64 generated (1: none; about 1.2 keeps small models out of loops)"),

@@ -54,8 +54,7 @@ struct QASynthesizer: BatchStep {
             ParameterSpec(
                 "grammar", .boolean, default: true,
                 "hold the answer to the block format with a GBNF grammar (llama, llama-server)"),
-            ParameterSpec("temperature", .number(min: 0, max: 5), default: 0, "0: greedy"),
-            ParameterSpec("seed", .integer(min: 0, max: Int(UInt32.max)), default: 0, "sampling seed"),
+        ] + ModelSettings.sampling(temperature: 0) + [
             ParameterSpec(
                 "verify", .integer(min: 0, max: 16), default: 0,
                 "rejection sampling: answers generated for each question alone (0: off)"),
